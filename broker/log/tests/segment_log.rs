@@ -1,0 +1,364 @@
+//! Tests specific to the segment-file log: files on disk, reopening, crash recovery, corruption,
+//! whole-segment retention, locking and group commit.
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use herald_log::{Clock, EventLog, LogConfig, LogError, SegmentLog};
+
+fn payload(i: u64) -> Bytes {
+    Bytes::from(format!("payload number {i:06}"))
+}
+
+/// Size of one `payload(i)` record on disk: 24-byte header plus 21-byte payload.
+const RECORD: u64 = 45;
+
+fn small_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 10 * RECORD,
+        read_cache_bytes: 0,
+        ..LogConfig::default()
+    }
+}
+
+/// Segment files in `dir`, oldest first.
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("list dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn append_each(log: &SegmentLog, range: std::ops::Range<u64>) {
+    for i in range {
+        assert_eq!(log.append(vec![payload(i)]).await.expect("append"), i);
+    }
+}
+
+/// Reads every record from earliest to head.
+async fn read_all(log: &SegmentLog) -> Vec<herald_log::LogRecord> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from < log.head() {
+        let batch = log.read(from, 1000).await.expect("read");
+        let Some(last) = batch.last() else { break };
+        from = last.offset + 1;
+        out.extend(batch);
+    }
+    out
+}
+
+fn assert_records(records: &[herald_log::LogRecord], offsets: impl Iterator<Item = u64>) {
+    let offsets: Vec<u64> = offsets.collect();
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        offsets
+    );
+    for record in records {
+        assert_eq!(record.payload, payload(record.offset));
+    }
+}
+
+#[tokio::test]
+async fn reopen_after_clean_close_keeps_everything() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("open");
+    append_each(&log, 0..35).await;
+    let before = read_all(&log).await;
+    log.close().await.expect("close");
+    drop(log);
+
+    let names: Vec<String> = segment_files(dir.path())
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "00000000000000000000.log",
+            "00000000000000000010.log",
+            "00000000000000000020.log",
+            "00000000000000000030.log"
+        ]
+    );
+
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("reopen");
+    assert_eq!((log.earliest(), log.head()), (0, 35));
+    assert_eq!(*log.watch_head().borrow(), 35);
+    assert_eq!(read_all(&log).await, before);
+    assert_eq!(log.append(vec![payload(35)]).await.expect("append"), 35);
+    log.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_directory_is_opened_by_one_log_at_a_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), LogConfig::default())
+        .await
+        .expect("open");
+    assert!(matches!(
+        SegmentLog::open(dir.path(), LogConfig::default()).await,
+        Err(LogError::Locked { .. })
+    ));
+    log.close().await.expect("close");
+    drop(log);
+    SegmentLog::open(dir.path(), LogConfig::default())
+        .await
+        .expect("reopen");
+}
+
+/// Writes `count` records into one segment, closes, lets `damage` alter the segment file, reopens
+/// and checks that exactly `survivors` records remain, the file was cut back to them, and appends
+/// continue at the right offset (also across another reopen).
+async fn crash_case(count: u64, survivors: u64, damage: impl FnOnce(&Path, u64)) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), LogConfig::default())
+        .await
+        .expect("open");
+    append_each(&log, 0..count).await;
+    log.close().await.expect("close");
+    drop(log);
+
+    let segment = segment_files(dir.path()).remove(0);
+    damage(&segment, fs::metadata(&segment).expect("stat").len());
+
+    let log = SegmentLog::open(dir.path(), LogConfig::default())
+        .await
+        .expect("reopen");
+    assert_eq!(log.head(), survivors);
+    assert_records(&read_all(&log).await, 0..survivors);
+    assert_eq!(
+        fs::metadata(&segment).expect("stat").len(),
+        survivors * RECORD
+    );
+    assert_eq!(
+        log.append(vec![payload(survivors)]).await.expect("append"),
+        survivors
+    );
+    log.close().await.expect("close");
+    drop(log);
+
+    let log = SegmentLog::open(dir.path(), LogConfig::default())
+        .await
+        .expect("reopen again");
+    assert_records(&read_all(&log).await, 0..survivors + 1);
+}
+
+fn open_rw(path: &Path) -> fs::File {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open segment")
+}
+
+#[tokio::test]
+async fn a_record_truncated_mid_payload_is_cut() {
+    crash_case(10, 9, |path, len| {
+        open_rw(path).set_len(len - 5).expect("truncate")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_record_truncated_mid_header_is_cut() {
+    crash_case(10, 9, |path, len| {
+        open_rw(path).set_len(len - RECORD + 10).expect("truncate")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_flipped_byte_in_the_tail_is_cut() {
+    crash_case(10, 8, |path, len| {
+        let file = open_rw(path);
+        let at = len - RECORD - 3; // inside the payload of the second-to-last record
+        let mut byte = [0u8];
+        file.read_exact_at(&mut byte, at).expect("read");
+        file.write_all_at(&[byte[0] ^ 0x20], at).expect("flip");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_flipped_length_field_is_cut() {
+    crash_case(10, 9, |path, len| {
+        open_rw(path)
+            .write_all_at(&[0xff, 0xff, 0xff, 0x7f], len - RECORD)
+            .expect("overwrite length")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn garbage_after_the_last_record_is_cut() {
+    crash_case(10, 10, |path, len| {
+        let garbage: Vec<u8> = (0..37u8).map(|b| b.wrapping_mul(97)).collect();
+        open_rw(path)
+            .write_all_at(&garbage, len)
+            .expect("append garbage")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn corruption_inside_an_older_segment_is_not_served() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("open");
+    append_each(&log, 0..25).await;
+    log.close().await.expect("close");
+    drop(log);
+
+    let first = segment_files(dir.path()).remove(0);
+    let length_before = fs::metadata(&first).expect("stat").len();
+    // Flip a payload byte of record 4 (of 0..10 in the first segment).
+    open_rw(&first)
+        .write_all_at(b"#", 4 * RECORD + 30)
+        .expect("flip");
+
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("reopen");
+    assert_eq!((log.earliest(), log.head()), (0, 25));
+    let records = read_all(&log).await;
+    assert_records(&records, (0..4).chain(10..25));
+    // A read starting inside the unserved range skips to the next served record.
+    assert_eq!(log.read(6, 1).await.expect("read")[0].offset, 10);
+    // The older segment is kept as it was, for inspection.
+    assert_eq!(fs::metadata(&first).expect("stat").len(), length_before);
+    assert_eq!(log.append(vec![payload(25)]).await.expect("append"), 25);
+}
+
+#[tokio::test]
+async fn corruption_found_while_reading_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("open");
+    append_each(&log, 0..15).await;
+    let first = segment_files(dir.path()).remove(0);
+    open_rw(&first)
+        .write_all_at(b"#", 2 * RECORD + 30)
+        .expect("flip");
+
+    assert_records(&log.read(0, 2).await.expect("read before the damage"), 0..2);
+    match log.read(0, 5).await {
+        Err(LogError::Corrupt { position, .. }) => assert_eq!(position, 2 * RECORD),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tail_reads_come_from_the_cache_and_old_reads_from_disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        segment_bytes: 10 * RECORD,
+        read_cache_bytes: (5 * RECORD) as usize,
+        ..LogConfig::default()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    append_each(&log, 0..30).await;
+    // Remove the files behind the log's back: only the cached tail stays readable.
+    for file in segment_files(dir.path()) {
+        open_rw(&file).set_len(0).expect("wipe");
+    }
+    assert_records(&log.read(25, 100).await.expect("cached tail"), 25..30);
+    assert!(
+        log.read(0, 1).await.is_err(),
+        "old records must come from disk"
+    );
+}
+
+#[tokio::test]
+async fn retention_never_deletes_the_active_segment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        retention_bytes: Some(1),
+        ..small_segments()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    append_each(&log, 0..9).await;
+    assert_eq!(log.apply_retention().await.expect("retention"), 0);
+    append_each(&log, 9..25).await;
+    // Rolling applied retention already: only the active segment (from 20) is left.
+    assert_eq!(log.earliest(), 20);
+    assert_eq!(segment_files(dir.path()).len(), 1);
+    assert_records(&read_all(&log).await, 20..25);
+    log.close().await.expect("close");
+    drop(log);
+
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("reopen");
+    assert_eq!((log.earliest(), log.head()), (20, 25));
+    assert_eq!(log.read(0, 1).await.expect("read")[0].offset, 20);
+}
+
+#[tokio::test]
+async fn retention_is_also_applied_periodically() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Clock::manual(0);
+    let config = LogConfig {
+        retention_age: Some(Duration::from_secs(10)),
+        retention_check_interval: Duration::from_millis(20),
+        clock: clock.clone(),
+        ..small_segments()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    append_each(&log, 0..25).await;
+    assert_eq!(log.earliest(), 0);
+    clock.advance(Duration::from_secs(11));
+    let mut watched = 0;
+    for _ in 0..500 {
+        watched = log.earliest();
+        if watched > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(watched, 20);
+    assert_eq!(segment_files(dir.path()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_fsyncs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), LogConfig::default())
+        .await
+        .expect("open");
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let log: Arc<SegmentLog> = log.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    log.append(vec![Bytes::from_static(&[0u8; 256])])
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let stats = log.stats();
+    assert_eq!(stats.records, 640);
+    assert_eq!(stats.fsyncs, stats.batches);
+    assert!(
+        stats.fsyncs < stats.records,
+        "group commit should batch appends: {stats:?}"
+    );
+}

@@ -1,0 +1,85 @@
+//! `herald serve` settings: listen addresses, data directory, log backend and limits, from flags
+//! and environment variables.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Which event log backs the brokers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogBackend {
+    /// Segment files under the data directory, fsynced with group commit (the default).
+    Embedded,
+    /// In memory only: fast, and gone on restart. For tests and users who ask for it.
+    Memory,
+}
+
+/// Settings of `herald serve`.
+#[derive(Clone, Debug, Args)]
+pub struct ServeConfig {
+    /// Ingress address (CloudEvents are POSTed to /{namespace}/{broker}).
+    #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Admin API address (resources, health, metrics).
+    #[arg(long, env = "HERALD_ADMIN_LISTEN", default_value = "127.0.0.1:8081")]
+    pub admin_listen: SocketAddr,
+    /// Where logs, trigger positions and applied resources are kept.
+    #[arg(long, env = "HERALD_DATA_DIR", default_value = "herald-data")]
+    pub data_dir: PathBuf,
+    /// A directory of YAML manifests to load and watch (add, change, delete).
+    #[arg(long, env = "HERALD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The event log backend.
+    #[arg(
+        long,
+        env = "HERALD_LOG_BACKEND",
+        value_enum,
+        default_value = "embedded"
+    )]
+    pub log_backend: LogBackend,
+    /// Skip fsync on the embedded log (events survive a process crash, not a power loss).
+    #[arg(long, env = "HERALD_NO_FSYNC")]
+    pub no_fsync: bool,
+    /// Largest accepted event, in bytes (413 above it).
+    #[arg(long, env = "HERALD_MAX_EVENT_BYTES", default_value_t = 1024 * 1024)]
+    pub max_event_bytes: usize,
+    /// Largest accepted batch request, in bytes.
+    #[arg(long, env = "HERALD_MAX_BATCH_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_batch_bytes: usize,
+    /// Default retention by age for every broker's log (ISO-8601); a broker's
+    /// `herald.dev/retention-age` annotation overrides it.
+    #[arg(long, env = "HERALD_RETENTION_AGE", default_value = "P7D")]
+    pub retention_age: String,
+    /// Default retention by size (bytes) for every broker's log; a broker's
+    /// `herald.dev/retention-bytes` annotation overrides it.
+    #[arg(long, env = "HERALD_RETENTION_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub retention_bytes: u64,
+    /// Secrets mounted the Kubernetes way: a source's `secretKeyRef {name, key}` is the file
+    /// `DIR/{name}/{key}`.
+    #[arg(long, env = "HERALD_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Default per-Trigger maximum of deliveries in flight; a Trigger's
+    /// `herald.dev/max-in-flight` annotation overrides it.
+    #[arg(long, env = "HERALD_MAX_IN_FLIGHT", default_value_t = 64)]
+    pub max_in_flight: usize,
+}
+
+impl ServeConfig {
+    /// Settings for tests: ephemeral ports on 127.0.0.1 and the given data directory.
+    pub fn for_tests(data_dir: PathBuf, log_backend: LogBackend) -> ServeConfig {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            config: None,
+            log_backend,
+            no_fsync: false,
+            max_event_bytes: 1024 * 1024,
+            max_batch_bytes: 8 * 1024 * 1024,
+            retention_age: "P7D".into(),
+            retention_bytes: 1024 * 1024 * 1024,
+            max_in_flight: 64,
+            secrets_dir: None,
+        }
+    }
+}

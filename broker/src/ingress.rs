@@ -1,0 +1,148 @@
+//! The HTTP ingress: `POST /{namespace}/{broker}` takes CloudEvents (binary, structured or batch,
+//! 1.0 and 0.3) and answers 202 only once they are durable on the broker's log.
+//!
+//! Answers: 202 accepted; 400 invalid event (JSON body naming the attribute); 404 unknown broker;
+//! 405 other methods; `OPTIONS` answers the CloudEvents webhook handshake; 413 too large;
+//! 415 unsupported structured format; 503 with `Retry-After` when the log cannot take more now.
+
+use crate::error::ApiError;
+use crate::runtime::append::AppendError;
+use crate::runtime::{BrokerRuntime, Runtime};
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bytes::Bytes;
+use herald_cloudevent::http as ce_http;
+use herald_log::LogError;
+use herald_triggers::dispatch::settle::TTL;
+use std::sync::Arc;
+
+/// The ingress router.
+pub fn router(runtime: Arc<Runtime>) -> Router {
+    Router::new()
+        .route("/{namespace}/{broker}", any(handle))
+        .fallback(|| async {
+            ApiError::not_found("no broker at this path; POST to /{namespace}/{broker}")
+        })
+        .with_state(runtime)
+}
+
+async fn handle(
+    State(runtime): State<Arc<Runtime>>,
+    Path((namespace, name)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(broker) = runtime.broker(&namespace, &name) else {
+        return ApiError::not_found(format!("broker {namespace}/{name} not found")).into_response();
+    };
+    match method {
+        Method::POST => match accept(&runtime, &broker, &headers, body).await {
+            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Err(err) => err.into_response(),
+        },
+        Method::OPTIONS => webhook_handshake(&headers),
+        _ => {
+            let mut response = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use POST to send CloudEvents",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            response
+        }
+    }
+}
+
+/// The CloudEvents webhook abuse-protection handshake: any origin may send, at any rate.
+fn webhook_handshake(headers: &HeaderMap) -> Response {
+    let origin = headers
+        .get("webhook-request-origin")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("*"));
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert("webhook-allowed-origin", origin);
+    h.insert("webhook-allowed-rate", HeaderValue::from_static("*"));
+    response
+}
+
+async fn accept(
+    runtime: &Runtime,
+    broker: &BrokerRuntime,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), ApiError> {
+    let config = &runtime.config;
+    let limit = config.max_event_bytes.max(config.max_batch_bytes);
+    let too_large = |limit: usize| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the event exceeds the maximum size of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let body: Bytes = to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+    let (mode, events) = ce_http::decode_request(headers, body.clone()).map_err(decode_error)?;
+    if !matches!(mode, ce_http::Mode::Batch) && body.len() > config.max_event_bytes {
+        return Err(too_large(config.max_event_bytes));
+    }
+    broker
+        .append(events, config.max_event_bytes)
+        .await
+        .map_err(append_error)
+}
+
+fn decode_error(err: ce_http::DecodeError) -> ApiError {
+    let status = if err.is_unsupported_media_type() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut api = ApiError::new(status, err.to_string());
+    if let Some(attribute) = err.attribute() {
+        api = api.with_detail("attribute", attribute);
+    }
+    api
+}
+
+fn append_error(err: AppendError) -> ApiError {
+    match err {
+        AppendError::TtlExhausted => {
+            ApiError::bad_request(err.to_string()).with_detail("attribute", TTL)
+        }
+        AppendError::TooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, err.to_string())
+        }
+        AppendError::Log(LogError::Overloaded) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the broker's log cannot take more events right now; retry shortly",
+        )
+        .with_retry_after(1),
+        AppendError::Log(LogError::Closed) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the broker is shutting down",
+        )
+        .with_retry_after(1),
+        AppendError::Log(other) => {
+            tracing::error!(error = %other, "appending to the log failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("storing the event failed: {other}"),
+            )
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Herald's broker: where events enter and where they are kept.
+//!
+//! The path of an event: a source or client POSTs it to the [`ingress`], which appends it to the
+//! broker's log (`herald-log`) and answers 202 once it is durable; the [`runtime`] runs a worker per
+//! Trigger (`herald-triggers`) that reads the log and delivers to the subscriber.
+//!
+//! Around that path:
+//! - [`dlq`] inspects, replays and purges dead letters, seeks Triggers and replays log windows;
+//! - [`registry`] holds the declared resources (from the [`admin`] API and the [`config_dir`]);
+//! - [`runtime`] reconciles brokers and Triggers with the registry;
+//! - [`server`] starts and stops everything; [`config`] holds its settings;
+//! - [`metrics`] renders Prometheus text; [`error`] shapes JSON error answers;
+//! - [`cli`] is the `herald` command line (serve, standalone sources, the admin API client);
+//!   [`signal`] waits for SIGTERM/SIGINT.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod config_dir;
+pub mod dlq;
+pub mod error;
+pub mod ingress;
+pub mod metrics;
+pub mod registry;
+pub mod runtime;
+pub mod server;
+pub mod signal;

@@ -1,0 +1,36 @@
+//! The `herald` binary: parses the command line, sets up logging, and runs `serve` (or
+//! `source run`) until SIGTERM/SIGINT, then shuts down gracefully; or runs a client command.
+
+use clap::Parser;
+use herald_broker::cli::{Cli, Command, run_client};
+use herald_broker::server::Server;
+use herald_broker::signal::shutdown_signal;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_) | Command::Source { .. }) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match cli.command {
+        Command::Serve(config) => {
+            let server = Server::start(*config).await?;
+            // One machine-readable line on stdout, so scripts (and tests) can use port 0.
+            println!(
+                "herald listening ingress=http://{} admin=http://{}",
+                server.ingress_addr, server.admin_addr
+            );
+            shutdown_signal().await?;
+            tracing::info!("shutting down: draining deliveries and flushing logs");
+            server.shutdown().await;
+            Ok(())
+        }
+        command => run_client(command).await,
+    }
+}

@@ -1,0 +1,91 @@
+//! Prometheus metrics at `/metrics` on the admin port, in the OpenMetrics text format. Counters
+//! kept by the brokers and Trigger workers are read at scrape time.
+
+use crate::runtime::Runtime;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Renders every metric as text.
+pub async fn render(runtime: &Runtime) -> String {
+    let received = Family::<Labels, Counter>::default();
+    let log_head = Family::<Labels, Gauge>::default();
+    let delivered = Family::<Labels, Counter>::default();
+    let failed = Family::<Labels, Counter>::default();
+    let in_flight = Family::<Labels, Gauge>::default();
+    let concurrency = Family::<Labels, Gauge>::default();
+    let lag = Family::<Labels, Gauge>::default();
+
+    for broker in runtime.brokers() {
+        let labels = vec![
+            ("namespace", broker.id.namespace.clone()),
+            ("broker", broker.id.name.clone()),
+        ];
+        received
+            .get_or_create(&labels)
+            .inc_by(broker.received.load(Ordering::Relaxed));
+        let head = broker.log.head();
+        log_head.get_or_create(&labels).set(head as i64);
+        for (name, stats) in broker.trigger_stats().await {
+            let mut labels = labels.clone();
+            labels.push(("trigger", name));
+            delivered
+                .get_or_create(&labels)
+                .inc_by(stats.delivered.load(Ordering::Relaxed));
+            failed
+                .get_or_create(&labels)
+                .inc_by(stats.failed.load(Ordering::Relaxed));
+            in_flight
+                .get_or_create(&labels)
+                .set(stats.in_flight.load(Ordering::Relaxed) as i64);
+            concurrency
+                .get_or_create(&labels)
+                .set(stats.concurrency_limit.load(Ordering::Relaxed) as i64);
+            let position = stats.position.load(Ordering::Relaxed);
+            lag.get_or_create(&labels)
+                .set(head.saturating_sub(position) as i64);
+        }
+    }
+
+    let mut registry = Registry::with_prefix("herald");
+    registry.register(
+        "events_received",
+        "Events accepted by the ingress",
+        received,
+    );
+    registry.register(
+        "log_head_offset",
+        "Next offset of the broker's log",
+        log_head,
+    );
+    registry.register(
+        "trigger_delivered",
+        "Events delivered to the subscriber",
+        delivered,
+    );
+    registry.register(
+        "trigger_failed",
+        "Events whose delivery failed for good",
+        failed,
+    );
+    registry.register("trigger_in_flight", "Deliveries in flight", in_flight);
+    registry.register(
+        "trigger_lag",
+        "Events between the trigger's position and the log head",
+        lag,
+    );
+    registry.register(
+        "trigger_concurrency_limit",
+        "Current adaptive limit of deliveries in flight",
+        concurrency,
+    );
+    runtime.metrics.register(&mut registry);
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("writing to a String cannot fail");
+    text
+}

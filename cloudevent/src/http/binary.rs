@@ -1,0 +1,98 @@
+//! Binary content mode: attributes in `ce-` headers, `datacontenttype` in `Content-Type`, data
+//! as the body.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+use super::header_value;
+use crate::event::{AttrValue, Data, Event, EventError};
+use crate::media_type;
+
+/// Decodes a binary-mode message. Every attribute becomes an [`AttrValue::String`]; a non-empty
+/// body becomes [`Data::Binary`].
+pub(super) fn decode(headers: &HeaderMap, body: Bytes) -> Result<Event, EventError> {
+    let mut attributes = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Some(attribute) = name.as_str().strip_prefix("ce-") {
+            if attribute == "datacontenttype" {
+                return Err(EventError::new(
+                    attribute,
+                    "must be carried in the Content-Type header, not ce-datacontenttype",
+                ));
+            }
+            let value = header_value::decode(value.as_bytes())
+                .map_err(|reason| EventError::new(attribute, reason))?;
+            attributes.push((attribute.to_owned(), AttrValue::String(value)));
+        } else if name == CONTENT_TYPE {
+            let value = value.to_str().map_err(|_| {
+                EventError::new(
+                    "datacontenttype",
+                    "Content-Type header is not visible ASCII",
+                )
+            })?;
+            attributes.push((
+                "datacontenttype".to_owned(),
+                AttrValue::String(value.trim().to_owned()),
+            ));
+        }
+    }
+    let data = (!body.is_empty()).then_some(Data::Binary(body));
+    Event::from_decoded(attributes, data)
+}
+
+/// Encodes an event in binary mode. Assumes a valid event: attributes whose name cannot form a
+/// header name, and a `datacontenttype` that is not a valid header value, are left out.
+pub(super) fn encode(event: &Event) -> (HeaderMap, Bytes) {
+    let mut headers = HeaderMap::with_capacity(event.attribute_count() + 1);
+    for (name, value) in event.attributes() {
+        if name == "datacontenttype" {
+            if let Ok(content_type) = HeaderValue::from_str(&value.to_string()) {
+                headers.insert(CONTENT_TYPE, content_type);
+            }
+        } else if let Some(header) = header_name(name) {
+            headers.insert(header, header_value::encode(&value.to_string()));
+        }
+    }
+    let body = match event.data() {
+        None => Bytes::new(),
+        Some(Data::Binary(bytes)) => bytes.clone(),
+        Some(Data::Json(raw)) => {
+            let content_type = event.datacontenttype();
+            if content_type.is_none() {
+                // The JSON format implies application/json; make it explicit (JSON format 3.1.2).
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            json_body(content_type, raw)
+        }
+    };
+    (headers, body)
+}
+
+/// Body for JSON-format data: the raw JSON text for JSON content types; for other content types
+/// a JSON string holds the encoded content itself, so the body is the unescaped string.
+fn json_body(content_type: Option<&str>, raw: &Bytes) -> Bytes {
+    if content_type.is_none_or(media_type::is_json) {
+        return raw.clone();
+    }
+    match serde_json::from_slice::<String>(raw) {
+        Ok(text) => Bytes::from(text),
+        Err(_) => raw.clone(),
+    }
+}
+
+/// `ce-<name>`, using static names for the common attributes.
+fn header_name(attribute: &str) -> Option<HeaderName> {
+    let known = match attribute {
+        "specversion" => "ce-specversion",
+        "id" => "ce-id",
+        "source" => "ce-source",
+        "type" => "ce-type",
+        "subject" => "ce-subject",
+        "time" => "ce-time",
+        "dataschema" => "ce-dataschema",
+        "traceparent" => "ce-traceparent",
+        "tracestate" => "ce-tracestate",
+        _ => return HeaderName::from_bytes(format!("ce-{attribute}").as_bytes()).ok(),
+    };
+    Some(HeaderName::from_static(known))
+}

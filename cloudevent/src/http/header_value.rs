@@ -1,0 +1,98 @@
+//! `ce-` header value codec: RFC 7230 quoted-string unescaping plus one round of
+//! percent-decoding on the way in, percent-encoding of space, `"`, `%` and everything outside
+//! printable ASCII on the way out (HTTP binding 3.1.3.2).
+
+use std::borrow::Cow;
+
+use http::HeaderValue;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
+
+/// Bytes to escape besides non-ASCII (always escaped): controls, space, DQUOTE and `%`.
+const ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
+
+/// Header value for an attribute's canonical string form.
+pub(super) fn encode(value: &str) -> HeaderValue {
+    let encoded: Cow<'_, str> = utf8_percent_encode(value, ENCODE).into();
+    HeaderValue::from_str(&encoded).expect("percent-encoded text is visible ASCII")
+}
+
+/// Attribute string from a raw header value; the error is the reason to report.
+pub(super) fn decode(raw: &[u8]) -> Result<String, &'static str> {
+    let raw = raw.trim_ascii();
+    let unquoted = match raw.first() {
+        Some(b'"') => Cow::Owned(unquote(raw)?),
+        _ => Cow::Borrowed(raw),
+    };
+    match percent_decode(&unquoted).decode_utf8() {
+        Ok(text) => Ok(text.into_owned()),
+        Err(_) => Err("header value is not valid UTF-8 after percent-decoding"),
+    }
+}
+
+/// Content of a quoted-string that spans the whole value, with quoted-pairs resolved.
+fn unquote(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw[1..].iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'"' if bytes.as_slice().is_empty() => return Ok(out),
+            b'"' => return Err("header value has characters after its closing quote"),
+            b'\\' => match bytes.next() {
+                Some(&escaped) => out.push(escaped),
+                None => break,
+            },
+            _ => out.push(b),
+        }
+    }
+    Err("header value has an unterminated quoted-string")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_per_binding() {
+        let cases = [
+            ("Euro \u{20AC} \u{1F600}", "Euro%20%E2%82%AC%20%F0%9F%98%80"),
+            ("100% \"quoted\"", "100%25%20%22quoted%22"),
+            ("a\tb\nc\u{7f}", "a%09b%0Ac%7F"),
+            ("/path?q=1&x={y}|~'!", "/path?q=1&x={y}|~'!"),
+            ("", ""),
+        ];
+        for (value, header) in cases {
+            assert_eq!(encode(value), header, "{value:?}");
+            assert_eq!(decode(header.as_bytes()).as_deref(), Ok(value));
+        }
+    }
+
+    #[test]
+    fn decoding_accepts_lowercase_unnecessary_escapes_and_raw_utf8() {
+        assert_eq!(decode(b"%e2%82%ac%41").as_deref(), Ok("\u{20AC}A"));
+        assert_eq!(decode("caf\u{e9}".as_bytes()).as_deref(), Ok("caf\u{e9}"));
+        assert_eq!(decode(b"  padded\t").as_deref(), Ok("padded"));
+        // Malformed escapes are kept literally (older senders did not encode `%`).
+        assert_eq!(decode(b"100%").as_deref(), Ok("100%"));
+        assert_eq!(decode(b"%zz").as_deref(), Ok("%zz"));
+    }
+
+    #[test]
+    fn decoding_rejects_invalid_utf8() {
+        assert!(decode(b"%C0%A0").is_err(), "overlong encoding of space");
+        assert!(decode(b"%FF").is_err());
+        assert!(decode(b"%ED%A0%80").is_err(), "surrogate");
+    }
+
+    #[test]
+    fn quoted_strings_are_unescaped_before_percent_decoding() {
+        assert_eq!(decode(br#""hello world""#).as_deref(), Ok("hello world"));
+        assert_eq!(decode(br#""a \"b\" \\ c""#).as_deref(), Ok(r#"a "b" \ c"#));
+        assert_eq!(decode(br#""%41%20""#).as_deref(), Ok("A "));
+        assert_eq!(decode(br#""""#).as_deref(), Ok(""));
+        assert!(decode(br#""open"#).is_err());
+        assert!(decode(br#""trailing\"#).is_err());
+        assert!(decode(br#""a" b"#).is_err());
+        // A quote that does not start the value is ordinary content.
+        assert_eq!(decode(br#"a"b"#).as_deref(), Ok("a\"b"));
+    }
+}

@@ -1,0 +1,149 @@
+//! Matches what the subscriber received against what the sender had accepted: every accepted
+//! event must reach every matching Trigger exactly once (lost, duplicated), none may reach a
+//! Trigger whose filter does not match (misrouted); end-to-end latency and the delivery rate
+//! come from the same log.
+
+use super::clock::Clock;
+use super::latency::LatencyHistogram;
+use super::load::SendLog;
+use super::sink::Delivery;
+
+/// What the subscriber saw of one phase.
+pub struct DeliveryFigures {
+    /// (accepted event, matching Trigger) pairs never delivered.
+    pub lost: u64,
+    /// Deliveries beyond the first of an (event, Trigger) pair.
+    pub duplicated: u64,
+    /// Deliveries through a Trigger whose filter does not match the event.
+    pub misrouted: u64,
+    /// Deliveries that arrived within the measured window (every Trigger counts).
+    pub delivered_in_window: u64,
+    /// Send stamp to arrival, for events sent within the measured window.
+    pub e2e: LatencyHistogram,
+}
+
+/// Analyses `deliveries` of the events `log` sent, where Triggers `0..matching` match every
+/// event and any other Trigger matches none.
+pub fn analyze(
+    deliveries: &[Delivery],
+    log: &SendLog,
+    matching: u32,
+    clock: &Clock,
+) -> DeliveryFigures {
+    let from_ns = clock.ns(log.measure_from);
+    let until_ns = clock.ns(log.measure_until);
+    let triggers = u64::from(matching.max(1));
+    let events = log.end_seq.saturating_sub(log.first_seq);
+    let slot =
+        |seq: u64, trigger: u32| ((seq - log.first_seq) * triggers + u64::from(trigger)) as usize;
+    let mut counts = vec![0u16; (events * triggers) as usize];
+    let mut figures = DeliveryFigures {
+        lost: 0,
+        duplicated: 0,
+        misrouted: 0,
+        delivered_in_window: 0,
+        e2e: LatencyHistogram::new(),
+    };
+    for d in deliveries {
+        if d.seq < log.first_seq || d.seq >= log.end_seq {
+            continue;
+        }
+        if d.trigger >= matching {
+            figures.misrouted += 1;
+            continue;
+        }
+        let count = &mut counts[slot(d.seq, d.trigger)];
+        *count = count.saturating_add(1);
+        if (from_ns..until_ns).contains(&d.arrived_ns) {
+            figures.delivered_in_window += 1;
+        }
+        if (from_ns..until_ns).contains(&d.sent_ns) {
+            figures
+                .e2e
+                .record_ns(d.arrived_ns.saturating_sub(d.sent_ns));
+        }
+    }
+    for &seq in &log.accepted_seqs {
+        for trigger in 0..matching {
+            match counts[slot(seq, trigger)] {
+                0 => figures.lost += 1,
+                n => figures.duplicated += u64::from(n - 1),
+            }
+        }
+    }
+    figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    fn log(accepted: Vec<u64>) -> SendLog {
+        let from = Instant::now();
+        SendLog {
+            first_seq: 10,
+            end_seq: 20,
+            measure_from: from,
+            measure_until: from + Duration::from_secs(1),
+            accepted_seqs: accepted,
+            measured_accepted: 0,
+            last_accepted: None,
+            failures: BTreeMap::new(),
+            publish: LatencyHistogram::new(),
+            lag: LatencyHistogram::new(),
+        }
+    }
+
+    fn delivery(
+        clock: &Clock,
+        log: &SendLog,
+        seq: u64,
+        trigger: u32,
+        sent_ms: u64,
+        arrived_ms: u64,
+    ) -> Delivery {
+        let base = clock.ns(log.measure_from);
+        Delivery {
+            seq,
+            trigger,
+            sent_ns: base + sent_ms * 1_000_000,
+            arrived_ns: base + arrived_ms * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn counts_lost_duplicated_and_misrouted_per_trigger() {
+        let clock = Clock::new();
+        let log = log(vec![10, 11, 12]);
+        let deliveries = vec![
+            delivery(&clock, &log, 10, 0, 1, 3),
+            delivery(&clock, &log, 10, 1, 1, 4),
+            delivery(&clock, &log, 11, 0, 2, 5),
+            delivery(&clock, &log, 11, 0, 2, 6), // duplicate
+            delivery(&clock, &log, 11, 1, 2, 7),
+            delivery(&clock, &log, 12, 1, 3, 8), // 12 never reached Trigger 0
+            delivery(&clock, &log, 12, 5, 3, 9), // Trigger 5 does not match
+            delivery(&clock, &log, 99, 0, 3, 9), // another phase's event
+        ];
+        let f = analyze(&deliveries, &log, 2, &clock);
+        assert_eq!(f.lost, 1);
+        assert_eq!(f.duplicated, 1);
+        assert_eq!(f.misrouted, 1);
+        assert_eq!(f.delivered_in_window, 6);
+        let p = f.e2e.percentiles().unwrap();
+        assert_eq!(p.count, 6);
+        assert!((p.max_ms - 5.0).abs() < 0.01, "{p:?}");
+    }
+
+    #[test]
+    fn deliveries_outside_the_window_count_for_loss_but_not_for_rate_or_latency() {
+        let clock = Clock::new();
+        let log = log(vec![10]);
+        let late = delivery(&clock, &log, 10, 0, 1, 2_000);
+        let f = analyze(&[late], &log, 1, &clock);
+        assert_eq!((f.lost, f.duplicated, f.delivered_in_window), (0, 0, 0));
+        assert_eq!(f.e2e.count(), 1);
+    }
+}

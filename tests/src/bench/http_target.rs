@@ -1,0 +1,102 @@
+//! A lean HTTP/1.1 sender: hyper client connections with keep-alive and TCP_NODELAY, kept in a
+//! pool of idle connections, so each concurrent sender reuses one connection back to back.
+
+use super::error::BenchError;
+use super::event::EventTemplate;
+use super::target::SendFailure;
+use bytes::Bytes;
+use http::{HeaderValue, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+type Connection = SendRequest<Full<Bytes>>;
+
+/// POSTs benchmark events to one URL.
+pub struct HttpTarget {
+    addr: SocketAddr,
+    authority: HeaderValue,
+    path: String,
+    template: EventTemplate,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl HttpTarget {
+    /// A sender to `url` (`http://host:port/path`); resolves the host once.
+    pub async fn new(url: &str, template: EventTemplate) -> Result<HttpTarget, BenchError> {
+        let bad = || BenchError::BadUrl { url: url.into() };
+        let uri: Uri = url.parse().map_err(|_| bad())?;
+        if uri.scheme_str() != Some("http") {
+            return Err(bad());
+        }
+        let authority = uri.authority().ok_or_else(bad)?.clone();
+        let port = authority.port_u16().unwrap_or(80);
+        let addr = tokio::net::lookup_host((authority.host(), port))
+            .await
+            .map_err(|e| BenchError::io(format!("resolving {url}"), e))?
+            .next()
+            .ok_or_else(bad)?;
+        Ok(HttpTarget {
+            addr,
+            authority: HeaderValue::from_str(authority.as_str()).map_err(|_| bad())?,
+            path: uri.path().to_string(),
+            template,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// POSTs event `seq`; Ok on a 2xx answer. The connection goes back to the pool unless it broke.
+    pub async fn send(&self, seq: u64, sent_ns: u64) -> Result<(), SendFailure> {
+        let pooled = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+        let usable = match pooled {
+            Some(mut c) => c.ready().await.is_ok().then_some(c),
+            None => None,
+        };
+        let mut connection = match usable {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        let request = self
+            .template
+            .request(&self.path, &self.authority, seq, sent_ns)
+            .map_err(|e| SendFailure::Request(e.to_string()))?;
+        let response = connection
+            .send_request(request)
+            .await
+            .map_err(|e| SendFailure::Request(e.to_string()))?;
+        let status = response.status();
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| SendFailure::Request(e.to_string()))?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(connection);
+        }
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(SendFailure::Status(status.as_u16()))
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, SendFailure> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| SendFailure::Connect(e.to_string()))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| SendFailure::Connect(e.to_string()))?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| SendFailure::Connect(e.to_string()))?;
+        tokio::spawn(async move {
+            // The connection ends when its sender is dropped or the peer closes it; either way
+            // the next send notices and opens another.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}

@@ -1,0 +1,269 @@
+//! results.md: the machine and settings, the headline table, the open-loop steps, the ratios,
+//! the targets as PASS/FAIL lines, the errors, and how to reproduce the run.
+
+use super::latency::Percentiles;
+use super::report::Report;
+use super::results::{PhaseResult, ScenarioResult};
+use super::targets::Verdict;
+use std::fmt::Write;
+
+pub fn render(report: &Report) -> String {
+    let mut md = String::new();
+    let s = &report.settings;
+    let _ = writeln!(md, "# Herald benchmark\n");
+    let _ = writeln!(md, "- Machine: {}", report.machine.summary());
+    let _ = writeln!(md, "- Date: {}", report.machine.date);
+    let steps: Vec<String> = s.steps.iter().map(|p| format!("{p}%")).collect();
+    let _ = writeln!(
+        md,
+        "- Load: {} B events; closed loop of {} senders for {:.1} s after a {:.1} s warm-up; then a {:.1} s \
+         warm-up and open-loop steps of {:.1} s at {} of the closed-loop rate{}",
+        s.event_size,
+        s.concurrency,
+        s.duration.as_secs_f64(),
+        s.warmup.as_secs_f64(),
+        s.warmup.as_secs_f64(),
+        s.duration.as_secs_f64(),
+        if steps.is_empty() {
+            "none".to_string()
+        } else {
+            steps.join(", ")
+        },
+        if s.quick { " (quick mode)" } else { "" }
+    );
+    let _ = writeln!(
+        md,
+        "- Sender: one thread (a current_thread Tokio runtime, hyper HTTP/1.1 keep-alive; open-loop \
+         send times from a pacer thread); subscriber: a second thread in the same process; Herald \
+         and NATS run as their own processes{}\n",
+        if s.herald_args.is_empty() {
+            String::new()
+        } else {
+            format!("; herald serve {}", s.herald_args.join(" "))
+        }
+    );
+
+    let _ = writeln!(md, "## Results\n");
+    let _ = writeln!(
+        md,
+        "Throughput and CPU from the closed loop; latencies from the open-loop step at 50% of each \
+         scenario's closed-loop rate (publish = request to 202/200/ack, e2e = send to arrival at the \
+         subscriber). CPU: seconds per 1,000 accepted events of the system under test (Herald, or \
+         nats-server) / of this process (sender and subscriber).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| scenario | accepted/s | delivered/s | publish p50 / p90 / p99 / p99.9 ms | e2e p50 / p90 / p99 / p99.9 ms | CPU s/1k system / bench | peak RSS MiB | errors |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &report.scenarios {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} / {} | {} | {} |",
+            r.name,
+            rate(r.accepted_per_sec),
+            rate(r.delivered_per_sec),
+            four(
+                r.publish_p50_ms,
+                r.publish_p90_ms,
+                r.publish_p99_ms,
+                r.publish_p999_ms
+            ),
+            four(r.e2e_p50_ms, r.e2e_p90_ms, r.e2e_p99_ms, r.e2e_p999_ms),
+            number(r.cpu_s_per_1k, 3),
+            number(r.bench_cpu_s_per_1k, 3),
+            memory(r),
+            r.errors
+        );
+    }
+
+    let stepped: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| !r.open_loop.is_empty() || r.closed_loop.is_some())
+        .collect();
+    if !stepped.is_empty() {
+        let _ = writeln!(md, "\n## Every phase\n");
+        let _ = writeln!(
+            md,
+            "Open-loop latencies count from each send's scheduled time. Sender lag: how late sends \
+             started (the generator busy, or all {} open-loop senders waiting for answers); when it \
+             is large, the step measured the load generator's limit as much as the system's.\n",
+            s.open_workers
+        );
+        let _ = writeln!(
+            md,
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms | errors |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for r in stepped {
+            for phase in r.closed_loop.iter().chain(&r.open_loop) {
+                let _ = writeln!(md, "{}", phase_row(&r.name, phase));
+            }
+        }
+    }
+
+    let _ = writeln!(md, "\n## Ratios (same run)\n");
+    for ratio in &report.ratios {
+        let _ = writeln!(md, "- {}: {}", ratio.name, number(ratio.value, 2));
+    }
+
+    let _ = writeln!(md, "\n## Targets\n");
+    for t in &report.targets {
+        let verdict = match t.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::NotMeasured => "NOT MEASURED",
+        };
+        let _ = writeln!(md, "- **{verdict}** {}: {}", t.target, t.measured);
+    }
+
+    let errored: Vec<&ScenarioResult> = report.scenarios.iter().filter(|r| r.errors > 0).collect();
+    if !errored.is_empty() {
+        let _ = writeln!(md, "\n## Errors\n");
+        for r in errored {
+            let e = &r.error_detail;
+            let failed: Vec<String> = e
+                .failed_requests
+                .iter()
+                .map(|(label, n)| format!("{label} ×{n}"))
+                .collect();
+            let _ = writeln!(
+                md,
+                "- {}: lost {}, duplicated {}, misrouted {}, failed requests [{}]{}",
+                r.name,
+                e.lost,
+                e.duplicated,
+                e.misrouted,
+                failed.join(", "),
+                e.failure
+                    .as_deref()
+                    .map(|f| format!("; failure: {}", f.replace('\n', " ")))
+                    .unwrap_or_default()
+            );
+        }
+    }
+
+    let _ = writeln!(md, "\n## Reproduce\n");
+    let _ = writeln!(
+        md,
+        "```sh\ncargo build --release -p herald-broker --bin herald\n\
+         cargo run --release -p herald-tests --bin herald-bench -- --out bench-out\n```\n\n\
+         The jetstream scenario needs a NATS server with JetStream on 127.0.0.1:4222 (`nats-server -js`)."
+    );
+    md
+}
+
+fn phase_row(name: &str, p: &PhaseResult) -> String {
+    let phase = match (p.percent_of_max, p.concurrency) {
+        (Some(percent), _) => format!("open {percent}%"),
+        (None, Some(n)) => format!("closed ×{n}"),
+        (None, None) => "closed".into(),
+    };
+    format!(
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} |",
+        rate(p.target_rate),
+        rate(Some(p.accepted_per_sec)),
+        rate(p.delivered_per_sec),
+        three(p.publish),
+        three(p.e2e),
+        number(p.sender_lag_p99_ms, 3),
+        p.errors()
+    )
+}
+
+fn rate(value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return "–".into();
+    };
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn number(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("–".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn ms(value: f64) -> String {
+    if value < 1.0 {
+        format!("{value:.3}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn four(a: Option<f64>, b: Option<f64>, c: Option<f64>, d: Option<f64>) -> String {
+    match (a, b, c, d) {
+        (Some(a), Some(b), Some(c), Some(d)) => {
+            format!("{} / {} / {} / {}", ms(a), ms(b), ms(c), ms(d))
+        }
+        _ => "–".into(),
+    }
+}
+
+fn three(p: Option<Percentiles>) -> String {
+    p.map_or("–".into(), |p| {
+        format!("{} / {} / {}", ms(p.p50_ms), ms(p.p99_ms), ms(p.p999_ms))
+    })
+}
+
+fn memory(r: &ScenarioResult) -> String {
+    match (r.peak_rss_mib, r.idle_rss_mib) {
+        (Some(peak), Some(idle)) => format!("{peak:.1} (idle {idle:.1})"),
+        (Some(peak), None) => format!("{peak:.1}"),
+        _ => "–".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::machine::Machine;
+    use crate::bench::options::Options;
+    use clap::Parser;
+
+    #[test]
+    fn renders_the_table_targets_and_errors() {
+        let settings = Options::parse_from(["herald-bench", "--quick"]).settings();
+        let mut direct = ScenarioResult::new("direct", "");
+        direct.accepted_per_sec = Some(20_000.0);
+        direct.delivered_per_sec = Some(20_000.0);
+        let mut durable = ScenarioResult::new("herald-durable", "");
+        durable.accepted_per_sec = Some(8_000.0);
+        durable.delivered_per_sec = Some(8_000.0);
+        durable.error_detail.lost = 3;
+        durable.fail("herald exited badly".into());
+        let report = Report::new(
+            Machine::describe(std::path::Path::new(".")),
+            settings,
+            vec![direct, durable],
+        );
+        let md = render(&report);
+        assert!(md.contains("| direct | 20,000 | 20,000 |"), "{md}");
+        assert!(md.contains("**PASS** herald-durable end-to-end throughput ≥ 0.35 × direct: 0.40"));
+        assert!(md.contains("**NOT MEASURED** herald-durable ingress accept rate"));
+        assert!(md.contains("- herald-durable: lost 3,"));
+        assert!(md.contains("failure: herald exited badly"));
+        assert!(report.has_errors());
+    }
+
+    #[test]
+    fn rates_get_thousands_separators() {
+        assert_eq!(rate(Some(1234567.4)), "1,234,567");
+        assert_eq!(rate(Some(999.0)), "999");
+        assert_eq!(rate(None), "–");
+    }
+
+    #[test]
+    fn small_latencies_keep_three_decimals() {
+        assert_eq!(ms(0.1234), "0.123");
+        assert_eq!(ms(12.345), "12.35");
+    }
+}

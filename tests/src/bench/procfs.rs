@@ -1,0 +1,123 @@
+//! Reads a process's CPU time (`/proc/PID/stat`, utime + stime in clock ticks) and memory
+//! (`VmRSS`, `VmHWM` from `/proc/PID/status`), so Herald's cost is measured apart from the load
+//! generator's.
+
+use std::path::PathBuf;
+
+/// One process, watched through `/proc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessProbe {
+    pub pid: u32,
+}
+
+impl ProcessProbe {
+    pub fn new(pid: u32) -> ProcessProbe {
+        ProcessProbe { pid }
+    }
+
+    /// This process (the load generator and the subscriber).
+    pub fn current() -> ProcessProbe {
+        ProcessProbe::new(std::process::id())
+    }
+
+    /// The first process whose command name (`/proc/PID/comm`) is `name`.
+    pub fn find_by_name(name: &str) -> Option<ProcessProbe> {
+        let entries = std::fs::read_dir("/proc").ok()?;
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim_end() == name)
+            })
+            .map(ProcessProbe::new)
+    }
+
+    /// User plus system CPU time consumed so far, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(self.path("stat")).ok()?;
+        cpu_ticks(&stat).map(|ticks| ticks as f64 / clock_ticks_per_second())
+    }
+
+    /// Resident memory now, in MiB.
+    pub fn rss_mib(&self) -> Option<f64> {
+        self.status_kib("VmRSS").map(kib_to_mib)
+    }
+
+    /// The most resident memory the process ever had, in MiB.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        self.status_kib("VmHWM").map(kib_to_mib)
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(self.path("status")).ok()?;
+        status_field_kib(&status, field)
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/{file}", self.pid))
+    }
+}
+
+fn kib_to_mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line. The command name (field 2) is in
+/// parentheses and may hold spaces, so fields are counted after its closing parenthesis.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    // After the name come field 3 (state) onwards: utime is the 12th of them, stime the 13th.
+    let mut fields = after_comm.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The value in KiB of a `Name:   1234 kB` line of `/proc/PID/status`.
+fn status_field_kib(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_skip_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (herald (x) y) S 1 2 3 4 5 6 7 8 9 10 250 75 0 0 20 0 4 0 100";
+        assert_eq!(cpu_ticks(stat), Some(325));
+        assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn status_fields_are_read_in_kib() {
+        let status = "Name:\therald\nVmHWM:\t   51200 kB\nVmRSS:\t   20480 kB\n";
+        assert_eq!(status_field_kib(status, "VmHWM"), Some(51200));
+        assert_eq!(status_field_kib(status, "VmRSS"), Some(20480));
+        assert_eq!(status_field_kib(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn this_process_has_cpu_time_and_memory() {
+        let me = ProcessProbe::current();
+        let mut spin = 0u64;
+        for i in 0..2_000_000u64 {
+            spin = spin.wrapping_add(i * i);
+        }
+        assert!(spin > 0);
+        assert!(me.cpu_seconds().is_some());
+        let rss = me.rss_mib().expect("VmRSS");
+        let peak = me.peak_rss_mib().expect("VmHWM");
+        assert!(rss > 0.0 && peak >= rss);
+    }
+}

@@ -1,0 +1,264 @@
+//! Runs the scenarios one after another. Each starts what it needs (subscriber, Herald with its
+//! Triggers, a JetStream stream), runs the closed loop and the open-loop steps, reads the
+//! system's CPU and memory, and tears everything down. A scenario that fails is recorded with
+//! its reason and the run goes on.
+
+use super::clock::Clock;
+use super::error::BenchError;
+use super::event::EventTemplate;
+use super::herald::HeraldProcess;
+use super::http_target::HttpTarget;
+use super::jetstream::JetStreamTarget;
+use super::load::Load;
+use super::options::Settings;
+use super::phase::{self, Pace, PhaseContext};
+use super::procfs::ProcessProbe;
+use super::results::{PhaseResult, ScenarioResult};
+use super::scenario::{ScenarioName, System, TriggerSet};
+use super::sink::Sink;
+use super::target::Target;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// How long Triggers may take to report ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long idle Herald settles before its memory is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
+
+/// What every scenario of a run shares.
+pub struct Runner<'a> {
+    pub settings: &'a Settings,
+    /// The herald binary, when a scenario needs it.
+    pub herald: Option<PathBuf>,
+    /// Herald's data directories go under here (one per scenario, removed afterwards).
+    pub data_root: PathBuf,
+    pub clock: Clock,
+    pub template: EventTemplate,
+}
+
+impl Runner<'_> {
+    /// Runs every selected scenario.
+    pub async fn run_all(&self) -> Vec<ScenarioResult> {
+        let mut results = Vec::new();
+        for &name in &self.settings.scenarios {
+            eprintln!("herald-bench: {} ({})", name.as_str(), name.description());
+            let mut result = ScenarioResult::new(name.as_str(), name.description());
+            if let Err(err) = self.run(name, &mut result).await {
+                eprintln!("herald-bench:   failed: {err}");
+                result.fail(err.to_string());
+            }
+            eprintln!("herald-bench:   errors: {}", result.errors);
+            results.push(result);
+        }
+        results
+    }
+
+    async fn run(&self, name: ScenarioName, result: &mut ScenarioResult) -> Result<(), BenchError> {
+        match name.system() {
+            System::Direct => {
+                let sink = Sink::start(self.clock)?;
+                let target = HttpTarget::new(&sink.url(0), self.template.clone()).await?;
+                let context = self.context(Target::Http(target), Some(&sink), 1);
+                self.measure(&context, None, result).await
+            }
+            System::Herald { flags, triggers } => {
+                let sink = Sink::start(self.clock)?;
+                let data_dir = self.data_dir(name)?;
+                let herald = self.start_herald(&data_dir, flags, triggers, &sink).await?;
+                result.idle_rss_mib = herald.probe.rss_mib();
+                let measured =
+                    match HttpTarget::new(&herald.broker_url(), self.template.clone()).await {
+                        Ok(target) => {
+                            let context =
+                                self.context(Target::Http(target), Some(&sink), triggers.matching);
+                            self.measure(&context, Some(herald.probe), result).await
+                        }
+                        Err(err) => Err(err),
+                    };
+                result.peak_rss_mib = herald.probe.peak_rss_mib();
+                let stopped = herald.stop().await;
+                remove_data_dir(&data_dir, measured.is_ok() && stopped.is_ok());
+                measured.and(stopped)
+            }
+            System::JetStream => {
+                let stream =
+                    JetStreamTarget::create(&self.settings.nats_url, &self.template).await?;
+                let target = Arc::new(Target::JetStream(stream));
+                let nats = ProcessProbe::find_by_name("nats-server");
+                let context = PhaseContext {
+                    load: self.load(target.clone()),
+                    sink: None,
+                    matching: 0,
+                    drain_stall: self.settings.drain_timeout,
+                    open_workers: self.settings.open_workers,
+                };
+                let measured = self.measure(&context, nats, result).await;
+                result.peak_rss_mib = nats.and_then(|p| p.rss_mib());
+                let deleted = match &*target {
+                    Target::JetStream(stream) => stream.delete().await,
+                    Target::Http(_) => Ok(()),
+                };
+                measured.and(deleted)
+            }
+            System::IdleHerald { triggers } => {
+                let sink = Sink::start(self.clock)?;
+                let data_dir = self.data_dir(name)?;
+                let herald = self.start_herald(&data_dir, &[], triggers, &sink).await?;
+                tokio::time::sleep(IDLE_SETTLE).await;
+                result.idle_rss_mib = herald.probe.rss_mib();
+                result.peak_rss_mib = herald.probe.peak_rss_mib();
+                eprintln!(
+                    "herald-bench:   idle RSS with {} Triggers: {:.1} MiB",
+                    triggers.total(),
+                    result.idle_rss_mib.unwrap_or(0.0)
+                );
+                let stopped = herald.stop().await;
+                remove_data_dir(&data_dir, stopped.is_ok());
+                stopped
+            }
+        }
+    }
+
+    fn load(&self, target: Arc<Target>) -> Load {
+        Load {
+            target,
+            clock: self.clock,
+            next_seq: Arc::new(AtomicU64::new(0)),
+            request_timeout: self.settings.request_timeout,
+        }
+    }
+
+    fn context<'s>(
+        &self,
+        target: Target,
+        sink: Option<&'s Sink>,
+        matching: u32,
+    ) -> PhaseContext<'s> {
+        PhaseContext {
+            load: self.load(Arc::new(target)),
+            sink,
+            matching,
+            drain_stall: self.settings.drain_timeout,
+            open_workers: self.settings.open_workers,
+        }
+    }
+
+    /// A fresh data directory for the scenario's Herald.
+    fn data_dir(&self, name: ScenarioName) -> Result<PathBuf, BenchError> {
+        let dir = self.data_root.join(name.as_str());
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| BenchError::io(format!("clearing {}", dir.display()), e))?;
+        }
+        std::fs::create_dir_all(&self.data_root)
+            .map_err(|e| BenchError::io(format!("creating {}", self.data_root.display()), e))?;
+        Ok(dir)
+    }
+
+    async fn start_herald(
+        &self,
+        data_dir: &Path,
+        flags: &[&str],
+        triggers: TriggerSet,
+        sink: &Sink,
+    ) -> Result<HeraldProcess, BenchError> {
+        let binary = self
+            .herald
+            .as_deref()
+            .ok_or_else(|| BenchError::HeraldMissing(PathBuf::from("herald")))?;
+        let mut all_flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        all_flags.extend(self.settings.herald_args.iter().cloned());
+        let herald = HeraldProcess::start(binary, data_dir, &all_flags).await?;
+        let manifests = triggers.manifests(|i| sink.url(i));
+        let started = std::time::Instant::now();
+        herald.apply(&manifests).await?;
+        herald
+            .wait_triggers_ready(manifests.len(), READY_TIMEOUT)
+            .await?;
+        eprintln!(
+            "herald-bench:   {} Triggers applied and ready in {:.1} s",
+            manifests.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(herald)
+    }
+
+    /// The closed loop, then the warm-up and the open-loop steps; CPU over the closed loop.
+    async fn measure(
+        &self,
+        context: &PhaseContext<'_>,
+        system: Option<ProcessProbe>,
+        result: &mut ScenarioResult,
+    ) -> Result<(), BenchError> {
+        let s = self.settings;
+        let bench = ProcessProbe::current();
+        let system_before = system.and_then(|p| p.cpu_seconds());
+        let bench_before = bench.cpu_seconds();
+        let pace = Pace::Closed {
+            concurrency: s.concurrency,
+            warmup: s.warmup,
+        };
+        let closed = phase::run(context, pace, s.duration).await?;
+        report_phase("closed loop", &closed);
+        let per_1k = |before: Option<f64>, after: Option<f64>| {
+            let events = closed.accepted_total as f64 / 1000.0;
+            Some((after? - before?) / events).filter(|_| events > 0.0)
+        };
+        result.cpu_s_per_1k = per_1k(system_before, system.and_then(|p| p.cpu_seconds()));
+        result.bench_cpu_s_per_1k = per_1k(bench_before, bench.cpu_seconds());
+
+        let max = closed.accepted_per_sec;
+        let mut warmup = None;
+        let mut steps = Vec::new();
+        if let Some(&first) = s.steps.first().filter(|_| max > 0.0) {
+            let rate = |percent: u32| max * f64::from(percent) / 100.0;
+            let pace = Pace::Open {
+                rate: rate(first),
+                percent: first,
+                warmup: true,
+            };
+            warmup = Some(phase::run(context, pace, s.warmup).await?);
+            for &percent in &s.steps {
+                let pace = Pace::Open {
+                    rate: rate(percent),
+                    percent,
+                    warmup: false,
+                };
+                let step = phase::run(context, pace, s.duration).await?;
+                report_phase(&format!("open loop {percent}%"), &step);
+                steps.push(step);
+            }
+        }
+        result.set_phases(closed, warmup, steps);
+        Ok(())
+    }
+}
+
+/// Removes a scenario's data directory, and its log too when everything went well.
+fn remove_data_dir(dir: &Path, clean: bool) {
+    let _ = std::fs::remove_dir_all(dir);
+    if clean {
+        let _ = std::fs::remove_file(dir.with_extension("log"));
+    } else {
+        eprintln!(
+            "herald-bench:   Herald's log is kept at {}",
+            dir.with_extension("log").display()
+        );
+    }
+}
+
+fn report_phase(label: &str, p: &PhaseResult) {
+    let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2} ms"));
+    eprintln!(
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}, errors {}",
+        p.accepted_per_sec,
+        p.delivered_per_sec
+            .map_or("–".to_string(), |v| format!("{v:.0}")),
+        ms(p.publish.map(|x| x.p99_ms)),
+        ms(p.e2e.map(|x| x.p50_ms)),
+        ms(p.e2e.map(|x| x.p99_ms)),
+        p.errors()
+    );
+}

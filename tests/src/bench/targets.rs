@@ -1,0 +1,283 @@
+//! Figures as ratios against the baselines of the same run, and the issue's targets as
+//! pass/fail verdicts computed from them. Speed never changes the exit status; these are read.
+
+use super::results::ScenarioResult;
+use super::scenario::ScenarioName;
+use serde::Serialize;
+
+/// One figure of a scenario divided by the same (or a related) figure of a baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratio {
+    pub name: String,
+    /// None when either side was not measured.
+    pub value: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    NotMeasured,
+}
+
+/// One target of the issue, checked against this run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub verdict: Verdict,
+    /// What was measured, in words and numbers.
+    pub measured: String,
+}
+
+type Figure = fn(&ScenarioResult) -> Option<f64>;
+
+fn accepted(r: &ScenarioResult) -> Option<f64> {
+    r.accepted_per_sec
+}
+
+fn delivered(r: &ScenarioResult) -> Option<f64> {
+    r.delivered_per_sec
+}
+
+fn find(results: &[ScenarioResult], name: ScenarioName) -> Option<&ScenarioResult> {
+    results.iter().find(|r| r.name == name.as_str())
+}
+
+fn figure(results: &[ScenarioResult], name: ScenarioName, f: Figure) -> Option<f64> {
+    find(results, name).and_then(f)
+}
+
+fn divide(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
+    match (numerator, denominator) {
+        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+        _ => None,
+    }
+}
+
+const HERALD_LOAD: [ScenarioName; 6] = [
+    ScenarioName::HeraldMemory,
+    ScenarioName::HeraldDurable,
+    ScenarioName::HeraldDurableNofsync,
+    ScenarioName::Fanout10,
+    ScenarioName::Selective1000,
+    ScenarioName::Selective1000Cesql,
+];
+
+/// Every ratio the report lists.
+pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
+    let ratio =
+        |a: ScenarioName, fa: Figure, what_a: &str, b: ScenarioName, fb: Figure, what_b: &str| {
+            Ratio {
+                name: format!("{} {what_a} ÷ {} {what_b}", a.as_str(), b.as_str()),
+                value: divide(figure(results, a, fa), figure(results, b, fb)),
+            }
+        };
+    let mut out = Vec::new();
+    for name in HERALD_LOAD {
+        out.push(ratio(
+            name,
+            delivered,
+            "delivered/s",
+            ScenarioName::Direct,
+            delivered,
+            "delivered/s",
+        ));
+        out.push(ratio(
+            name,
+            accepted,
+            "accepted/s",
+            ScenarioName::Direct,
+            accepted,
+            "accepted/s",
+        ));
+    }
+    use ScenarioName::*;
+    out.extend([
+        ratio(
+            Selective1000,
+            delivered,
+            "delivered/s",
+            HeraldDurable,
+            delivered,
+            "delivered/s",
+        ),
+        ratio(
+            Selective1000Cesql,
+            delivered,
+            "delivered/s",
+            HeraldDurable,
+            delivered,
+            "delivered/s",
+        ),
+        ratio(
+            Fanout10,
+            delivered,
+            "deliveries/s",
+            HeraldDurable,
+            delivered,
+            "delivered/s",
+        ),
+        ratio(
+            HeraldDurable,
+            accepted,
+            "accepted/s",
+            Jetstream,
+            accepted,
+            "acks/s",
+        ),
+        ratio(
+            HeraldDurableNofsync,
+            accepted,
+            "accepted/s",
+            Jetstream,
+            accepted,
+            "acks/s",
+        ),
+        ratio(
+            HeraldDurable,
+            accepted,
+            "accepted/s",
+            HeraldDurableNofsync,
+            accepted,
+            "accepted/s",
+        ),
+        ratio(
+            HeraldDurable,
+            accepted,
+            "accepted/s",
+            HeraldMemory,
+            accepted,
+            "accepted/s",
+        ),
+    ]);
+    out
+}
+
+fn check(target: &str, measured: Option<(bool, String)>, missing: &str) -> TargetCheck {
+    let (verdict, measured) = match measured {
+        Some((true, text)) => (Verdict::Pass, text),
+        Some((false, text)) => (Verdict::Fail, text),
+        None => (Verdict::NotMeasured, missing.to_string()),
+    };
+    TargetCheck {
+        target: target.into(),
+        verdict,
+        measured,
+    }
+}
+
+/// The issue's targets.
+pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
+    use ScenarioName::*;
+    let vs = |a: ScenarioName, b: ScenarioName, f: Figure, floor: f64| {
+        let (x, y) = (figure(results, a, f)?, figure(results, b, f)?);
+        let ratio = divide(Some(x), Some(y))?;
+        Some((ratio >= floor, format!("{ratio:.2} ({x:.0}/s vs {y:.0}/s)")))
+    };
+    let half_rate_p99 = find(results, HeraldDurable).and_then(|r| {
+        let step = r.open_loop.iter().find(|s| s.percent_of_max == Some(50))?;
+        let p99 = step.e2e?.p99_ms;
+        Some((
+            p99 <= 10.0,
+            format!("{p99:.2} ms at {:.0}/s", step.target_rate.unwrap_or(0.0)),
+        ))
+    });
+    // The memory backend keeps its log (up to the retention size) in RAM by design.
+    let peak = HERALD_LOAD
+        .iter()
+        .filter(|&&name| name != HeraldMemory)
+        .filter_map(|&name| Some((figure(results, name, |r| r.peak_rss_mib)?, name)))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(mib, name)| {
+            (
+                mib <= 100.0,
+                format!("{mib:.1} MiB (highest, in {})", name.as_str()),
+            )
+        });
+    let idle = figure(results, Idle100Triggers, |r| r.idle_rss_mib)
+        .map(|mib| (mib <= 30.0, format!("{mib:.1} MiB")));
+    vec![
+        check(
+            "herald-durable end-to-end throughput ≥ 0.35 × direct",
+            vs(HeraldDurable, Direct, delivered, 0.35),
+            "needs herald-durable and direct",
+        ),
+        check(
+            "p99 end to end ≤ 10 ms at half of herald-durable's maximum rate",
+            half_rate_p99,
+            "needs herald-durable with a 50% open-loop step",
+        ),
+        check(
+            "selective with 1,000 exact-type Triggers ≥ 0.9 × a single Trigger (delivered/s)",
+            vs(Selective1000, HeraldDurable, delivered, 0.9),
+            "needs selective-1000 and herald-durable",
+        ),
+        check(
+            "Herald's peak RSS ≤ 100 MiB under load (embedded-log scenarios)",
+            peak,
+            "needs a Herald scenario under load",
+        ),
+        check(
+            "Herald's RSS ≤ 30 MiB idle with 100 Triggers",
+            idle,
+            "needs idle-100-triggers",
+        ),
+        check(
+            "herald-durable ingress accept rate ≥ jetstream publish-with-ack rate",
+            vs(HeraldDurable, Jetstream, accepted, 1.0),
+            "needs herald-durable and jetstream",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: ScenarioName, accepted: f64, delivered: f64) -> ScenarioResult {
+        let mut r = ScenarioResult::new(name.as_str(), "");
+        r.accepted_per_sec = Some(accepted);
+        r.delivered_per_sec = Some(delivered);
+        r
+    }
+
+    #[test]
+    fn throughput_targets_compare_against_the_same_run() {
+        let mut durable = scenario(ScenarioName::HeraldDurable, 9000.0, 8000.0);
+        durable.peak_rss_mib = Some(60.0);
+        let mut memory = scenario(ScenarioName::HeraldMemory, 9000.0, 8000.0);
+        memory.peak_rss_mib = Some(900.0);
+        let results = vec![
+            memory,
+            scenario(ScenarioName::Direct, 20000.0, 20000.0),
+            durable,
+            scenario(ScenarioName::Selective1000, 8000.0, 7000.0),
+            scenario(ScenarioName::Jetstream, 10000.0, 0.0),
+        ];
+        let checks = targets(&results);
+        let verdict = |prefix: &str| {
+            checks
+                .iter()
+                .find(|c| c.target.starts_with(prefix))
+                .unwrap()
+                .verdict
+        };
+        // 8000 / 20000 = 0.40
+        assert_eq!(verdict("herald-durable end-to-end"), Verdict::Pass);
+        // 7000 / 8000 = 0.875
+        assert_eq!(verdict("selective"), Verdict::Fail);
+        assert_eq!(verdict("herald-durable ingress"), Verdict::Fail);
+        // The memory backend's RSS holds its log; only embedded-log scenarios count.
+        assert_eq!(verdict("Herald's peak RSS"), Verdict::Pass);
+        assert_eq!(verdict("Herald's RSS"), Verdict::NotMeasured);
+        assert_eq!(verdict("p99"), Verdict::NotMeasured);
+        let r = ratios(&results);
+        let durable_vs_direct = r
+            .iter()
+            .find(|r| r.name == "herald-durable delivered/s ÷ direct delivered/s")
+            .unwrap();
+        assert_eq!(durable_vs_direct.value, Some(0.4));
+        assert!(r.iter().any(|r| r.value.is_none()));
+    }
+}

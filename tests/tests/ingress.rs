@@ -1,0 +1,318 @@
+//! The ingress, driven through the real binary: every content mode and spec version arrives at a
+//! subscriber with identical attributes and data, and bad requests get the right answers.
+
+use herald_tests::process::Herald;
+use herald_tests::subscriber::Subscriber;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn trigger(name: &str, subscriber: &str, format: &str) -> String {
+    format!(
+        r#"
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: {name}
+spec:
+  broker: default
+  subscriber:
+    uri: {subscriber}
+  delivery:
+    format: {format}
+"#
+    )
+}
+
+async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, String) {
+    let mut request = reqwest::Client::new().post(url).body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("the ingress answers");
+    let status = response.status();
+    (status, response.text().await.unwrap_or_default())
+}
+
+fn header<'a>(r: &'a herald_tests::subscriber::Received, name: &str) -> &'a str {
+    r.headers
+        .get(name)
+        .unwrap_or_else(|| panic!("header {name} missing"))
+        .to_str()
+        .expect("ASCII header")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_mode_arrives_byte_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    let binary = Subscriber::accepting().await;
+    let structured = Subscriber::accepting().await;
+    herald.apply(&trigger("to-binary", &binary.url, "binary"));
+    herald.apply(&trigger("to-structured", &structured.url, "json"));
+    let url = herald.broker_url("default", "default");
+
+    // Binary mode 1.0: percent-encoded extension, JSON body with odd spacing.
+    let body_b = r#"{"z": 1,  "a":[1, 2 ]}"#;
+    let (status, text) = post(
+        &url,
+        &[
+            ("ce-specversion", "1.0"),
+            ("ce-id", "b1"),
+            ("ce-source", "/tests/binary"),
+            ("ce-type", "com.example.binary"),
+            ("ce-greeting", "hello%20w%C3%B6rld%25"),
+            ("content-type", "application/json"),
+        ],
+        body_b,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+
+    // Structured mode 1.0: typed extensions, JSON data kept as written.
+    let structured_1 = r#"{"specversion":"1.0","id":"s1","source":"/tests/structured","type":"com.example.structured","myint":42,"mybool":true,"datacontenttype":"application/json","data":{"k" : "v",  "n":[1,2]}}"#;
+    let (status, text) = post(
+        &url,
+        &[(
+            "content-type",
+            "application/cloudevents+json; charset=utf-8",
+        )],
+        structured_1,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+
+    // Structured with data_base64 (binary data).
+    let structured_b64 = r#"{"specversion":"1.0","id":"s2","source":"/tests/structured","type":"com.example.b64","datacontenttype":"application/octet-stream","data_base64":"AAEC/w=="}"#;
+    let (status, _) = post(
+        &url,
+        &[("content-type", "application/cloudevents+json")],
+        structured_b64,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // CloudEvents 0.3, binary and structured: the version is never upgraded.
+    let (status, _) = post(
+        &url,
+        &[
+            ("ce-specversion", "0.3"),
+            ("ce-id", "v03b"),
+            ("ce-source", "/tests/v03"),
+            ("ce-type", "com.example.v03"),
+            ("content-type", "text/plain"),
+        ],
+        "plain text",
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let structured_03 = r#"{"specversion":"0.3","id":"v03s","source":"/tests/v03","type":"com.example.v03","datacontenttype":"application/json","data":{"old":true}}"#;
+    let (status, _) = post(
+        &url,
+        &[("content-type", "application/cloudevents+json")],
+        structured_03,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // A batch of two.
+    let batch = r#"[{"specversion":"1.0","id":"batch1","source":"/tests/batch","type":"com.example.batch"},{"specversion":"1.0","id":"batch2","source":"/tests/batch","type":"com.example.batch","data":"text"}]"#;
+    let (status, _) = post(
+        &url,
+        &[("content-type", "application/cloudevents-batch+json")],
+        batch,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    let got_binary = binary.wait_for(7, WAIT).await;
+    let got_structured = structured.wait_for(7, WAIT).await;
+    let by_id = |got: &[herald_tests::subscriber::Received], id: &str| {
+        got.iter()
+            .find(|r| r.event.as_ref().is_some_and(|e| e.id() == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("event {id} not delivered"))
+    };
+
+    // Binary in, binary out: identical headers and body.
+    let b1 = by_id(&got_binary, "b1");
+    assert_eq!(header(&b1, "ce-greeting"), "hello%20w%C3%B6rld%25");
+    assert_eq!(header(&b1, "ce-source"), "/tests/binary");
+    assert_eq!(header(&b1, "content-type"), "application/json");
+    assert_eq!(b1.body, body_b.as_bytes());
+    assert!(b1.headers.contains_key("ce-knativearrivaltime"));
+    assert_eq!(header(&b1, "prefer"), "reply");
+
+    // Structured in, structured out: same JSON types, data text byte-identical.
+    let s1 = by_id(&got_structured, "s1");
+    let json: Value = serde_json::from_slice(&s1.body).unwrap();
+    assert_eq!(json["myint"], Value::from(42));
+    assert_eq!(json["mybool"], Value::from(true));
+    assert_eq!(json["specversion"], "1.0");
+    let text = std::str::from_utf8(&s1.body).unwrap();
+    assert!(text.contains(r#""data":{"k" : "v",  "n":[1,2]}"#), "{text}");
+    // Structured in, binary out: the data is the body.
+    let s1b = by_id(&got_binary, "s1");
+    assert_eq!(s1b.body, r#"{"k" : "v",  "n":[1,2]}"#.as_bytes());
+    assert_eq!(header(&s1b, "ce-myint"), "42");
+
+    let s2 = by_id(&got_binary, "s2");
+    assert_eq!(s2.body.as_ref(), &[0u8, 1, 2, 255]);
+    let s2s: Value = serde_json::from_slice(&by_id(&got_structured, "s2").body).unwrap();
+    assert_eq!(s2s["data_base64"], "AAEC/w==");
+
+    for id in ["v03b", "v03s"] {
+        assert_eq!(header(&by_id(&got_binary, id), "ce-specversion"), "0.3");
+        let j: Value = serde_json::from_slice(&by_id(&got_structured, id).body).unwrap();
+        assert_eq!(j["specversion"], "0.3");
+    }
+    assert_eq!(by_id(&got_binary, "v03b").body, "plain text".as_bytes());
+
+    // A structured event without datacontenttype holds JSON: the JSON string goes out as JSON.
+    let batch2 = by_id(&got_binary, "batch2");
+    assert_eq!(batch2.body, r#""text""#.as_bytes());
+    assert_eq!(header(&batch2, "content-type"), "application/json");
+    assert!(by_id(&got_binary, "batch1").body.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_clear_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &["--max-event-bytes", "2048"]);
+    let url = herald.broker_url("default", "default");
+    let client = reqwest::Client::new();
+
+    // Missing id: 400 naming the attribute.
+    let (status, text) = post(
+        &url,
+        &[
+            ("ce-specversion", "1.0"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["details"]["attribute"], "id", "{text}");
+
+    // Malformed structured JSON.
+    let (status, text) = post(
+        &url,
+        &[("content-type", "application/cloudevents+json")],
+        "{nope",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(serde_json::from_str::<Value>(&text).unwrap()["error"].is_string());
+
+    // Not a CloudEvent at all.
+    let (status, _) = post(&url, &[("content-type", "application/json")], "{}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Unknown spec version.
+    let (status, _) = post(
+        &url,
+        &[
+            ("ce-specversion", "2.0"),
+            ("ce-id", "1"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Bad time attribute.
+    let (status, text) = post(
+        &url,
+        &[
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+            ("ce-time", "yesterday"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("time"), "{text}");
+
+    // Unknown broker.
+    let (status, text) = post(
+        &herald.broker_url("default", "nope"),
+        &[
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(text.contains("nope"), "{text}");
+
+    // Over the size limit.
+    let big = "x".repeat(4096);
+    let (status, _) = post(
+        &url,
+        &[
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+        ],
+        &big,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Wrong method.
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST, OPTIONS");
+
+    // OPTIONS: the webhook handshake.
+    let response = client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("WebHook-Request-Origin", "eventemitter.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["webhook-allowed-origin"],
+        "eventemitter.example.com"
+    );
+    assert_eq!(response.headers()["webhook-allowed-rate"], "*");
+
+    // A batch is all or nothing: one bad event rejects the batch.
+    let batch = r#"[{"specversion":"1.0","id":"ok","source":"/s","type":"t"},{"specversion":"1.0","source":"/s","type":"t"}]"#;
+    let (status, _) = post(
+        &url,
+        &[("content-type", "application/cloudevents-batch+json")],
+        batch,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Nothing of all that was stored.
+    let metrics = client
+        .get(format!("{}/metrics", herald.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let received = metrics
+        .lines()
+        .find(|l| l.starts_with("herald_events_received_total{"))
+        .unwrap_or_else(|| panic!("no received counter in {metrics}"));
+    assert!(received.ends_with(" 0"), "{received}");
+}
