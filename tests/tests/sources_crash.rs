@@ -5,7 +5,7 @@
 use herald_tests::eventually;
 use herald_tests::process::Herald;
 use herald_tests::subscriber::{Answer, Subscriber};
-use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
+use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use rdkafka::ClientConfig;
@@ -19,6 +19,16 @@ fn trigger(ty: &str, subscriber: &str) -> String {
     format!(
         "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: to-sub\nspec:\n  broker: default\n  filter:\n    attributes:\n      type: {ty}\n  subscriber:\n    uri: {subscriber}\n"
     )
+}
+
+/// Whether the only RabbitmqSource reports `Ready: True` (consuming, its topology declared).
+fn source_ready(herald: &Herald) -> bool {
+    let sources = herald.cli_json(&["get", "rabbitmqsources"]);
+    sources["items"][0]["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn distinct(sub: &Subscriber) -> usize {
@@ -104,27 +114,12 @@ async fn a_rabbitmq_source_resumes_from_its_acknowledgements_after_kill_9() {
     herald.apply(&format!(
         "apiVersion: sources.knative.dev/v1alpha1\nkind: RabbitmqSource\nmetadata:\n  name: orders\nspec:\n  url: {url}\n  rabbitmqResourcesConfig:\n    queueName: {queue}\n    exchangeName: {exchange}\n    parallelism: 2\n  sink:\n    ref:\n      apiVersion: eventing.knative.dev/v1\n      kind: Broker\n      name: default\n"
     ));
-    // The source declares the queue and binding; publish once they exist. (A failed passive
-    // declare closes its channel, so each try opens one.)
+    // The source declares the queue, the exchange and their binding, then reports Ready; a
+    // message published before the binding exists would be dropped by the exchange as unroutable.
     assert!(
-        eventually(Duration::from_secs(20), async || {
-            let Ok(channel) = connection.create_channel().await else {
-                return false;
-            };
-            channel
-                .queue_declare(
-                    ShortString::from(queue.as_str()),
-                    lapin::options::QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    Default::default(),
-                )
-                .await
-                .is_ok()
-        })
-        .await,
-        "the source did not declare its queue"
+        eventually(Duration::from_secs(20), async || source_ready(&herald)).await,
+        "the RabbitmqSource did not become Ready: {}",
+        herald.logs()
     );
     let channel = connection.create_channel().await.unwrap();
     for n in 0..MESSAGES {
@@ -146,6 +141,12 @@ async fn a_rabbitmq_source_resumes_from_its_acknowledgements_after_kill_9() {
         .queue_delete(
             ShortString::from(queue.as_str()),
             QueueDeleteOptions::default(),
+        )
+        .await;
+    let _ = channel
+        .exchange_delete(
+            ShortString::from(exchange.as_str()),
+            ExchangeDeleteOptions::default(),
         )
         .await;
 }
