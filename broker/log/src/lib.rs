@@ -118,6 +118,13 @@ pub trait EventLog: Send + Sync + 'static {
 pub trait StateStore: Send + Sync + 'static {
     /// Stores `value` under `key`, replacing any previous value.
     async fn put(&self, key: &str, value: bytes::Bytes) -> Result<(), LogError>;
+    /// Like [`StateStore::put`], but resolves once the write survives a crash of this process
+    /// (handed to the OS), without waiting for an fsync of its own: it becomes power-safe with the
+    /// next durable write or at close. For state whose loss only repeats work, such as a Trigger
+    /// position (an older position redelivers, it never skips).
+    async fn put_relaxed(&self, key: &str, value: bytes::Bytes) -> Result<(), LogError> {
+        self.put(key, value).await
+    }
     /// Removes `key` (a no-op if absent, but still durable before resolving).
     async fn delete(&self, key: &str) -> Result<(), LogError>;
     /// The current value of `key`.

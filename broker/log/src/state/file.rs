@@ -41,6 +41,8 @@ const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 struct Request {
     op: Op,
+    /// Whether the write waits for an fsync (see [`StateStore::put_relaxed`]).
+    durable: bool,
     done: oneshot::Sender<Result<(), LogError>>,
 }
 
@@ -123,6 +125,7 @@ impl FileStateStore {
             live_bytes: replay.live_bytes,
             buf: Vec::new(),
             pacer: Pacer::new(),
+            unsynced: false,
         };
         let handle = std::thread::Builder::new()
             .name("herald-state-writer".to_owned())
@@ -134,9 +137,14 @@ impl FileStateStore {
         }))
     }
 
-    async fn submit(&self, op: Op) -> Result<(), LogError> {
+    async fn submit(&self, op: Op, durable: bool) -> Result<(), LogError> {
         let (done, outcome) = oneshot::channel();
-        if self.shared.queue.push(Request { op, done }).is_err() {
+        if self
+            .shared
+            .queue
+            .push(Request { op, durable, done })
+            .is_err()
+        {
             return Err(match lock(&self.shared.failure).clone() {
                 Some(reason) => LogError::WriterFailed { reason },
                 None => LogError::Closed,
@@ -159,12 +167,17 @@ impl Drop for FileStateStore {
 impl StateStore for FileStateStore {
     async fn put(&self, key: &str, value: Bytes) -> Result<(), LogError> {
         super::check_entry(key, Some(&value))?;
-        self.submit(Op::Put(key.to_owned(), value)).await
+        self.submit(Op::Put(key.to_owned(), value), true).await
+    }
+
+    async fn put_relaxed(&self, key: &str, value: Bytes) -> Result<(), LogError> {
+        super::check_entry(key, Some(&value))?;
+        self.submit(Op::Put(key.to_owned(), value), false).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), LogError> {
         super::check_entry(key, None)?;
-        self.submit(Op::Delete(key.to_owned())).await
+        self.submit(Op::Delete(key.to_owned()), true).await
     }
 
     fn get(&self, key: &str) -> Option<Bytes> {
@@ -202,6 +215,8 @@ struct JournalWriter {
     live_bytes: u64,
     buf: Vec<u8>,
     pacer: Pacer,
+    /// Written since the last fsync (relaxed writes, or every write without `fsync`).
+    unsynced: bool,
 }
 
 impl JournalWriter {
@@ -222,7 +237,7 @@ impl JournalWriter {
                 Next::Closed => break,
             }
         }
-        if !self.shared.fsync
+        if self.unsynced
             && let Err(e) = self.file.sync_data()
         {
             tracing::warn!(journal = %self.path.display(), error = %e, "final fsync on close failed");
@@ -252,13 +267,13 @@ impl JournalWriter {
             }
             return Ok(());
         }
-        if self.shared.fsync
-            && let Err(e) = self.file.sync_data()
-        {
+        let sync = self.shared.fsync && batch.iter().any(|request| request.durable);
+        if sync && let Err(e) = self.file.sync_data() {
             let reason = format!("fdatasync of {} failed: {e}", self.path.display());
             fail_all(batch, &reason);
             return Err(reason);
         }
+        self.unsynced = !sync;
         self.pacer.committed(batch.len(), started.elapsed());
         self.journal_bytes += self.buf.len() as u64;
         let mut dones = Vec::with_capacity(batch.len());
