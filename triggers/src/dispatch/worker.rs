@@ -393,9 +393,11 @@ impl Worker {
     /// whether the outcome is final. Each attempt takes a slot of the pacing gate (and a rate-limit
     /// slot); waits between retries hold none.
     async fn deliver(&self, rec: &LogRecord) -> bool {
-        let Ok(event) = record::decode(&rec.payload) else {
+        // Subscribers do not see the hop counter (as in Knative); replies get it back.
+        let Ok(mut outgoing) = record::decode(&rec.payload) else {
             return true;
         };
+        outgoing.remove(TTL);
         let trigger = self.plan.id.name.as_str();
         let state = self.link.state.as_ref();
         let stored = self
@@ -415,9 +417,6 @@ impl Worker {
                 }
             }
         }
-        // Subscribers do not see the hop counter (as in Knative); replies get it back.
-        let mut outgoing = event.clone();
-        outgoing.remove(TTL);
         let first_attempt = pending.map_or(1, |p| p.next_attempt);
         let mut stored_schedule = pending.is_some();
         let sender = &self.link.sender;
@@ -469,15 +468,24 @@ impl Worker {
             .await;
         let delivered = matches!(outcome, Final::Delivered { .. });
         let failed = matches!(outcome, Final::Failed { .. });
-        let is_final = settle(
-            &self.plan,
-            &self.link,
-            &self.labels,
-            &event,
-            outcome,
-            &self.stop,
-        )
-        .await;
+        let is_final = match outcome {
+            Final::Delivered { reply: None, .. } => true,
+            // Replies and dead letters need the event as stored, hop counter included.
+            outcome => match record::decode(&rec.payload) {
+                Ok(event) => {
+                    settle(
+                        &self.plan,
+                        &self.link,
+                        &self.labels,
+                        &event,
+                        outcome,
+                        &self.stop,
+                    )
+                    .await
+                }
+                Err(_) => true,
+            },
+        };
         if is_final {
             if delivered {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
