@@ -26,6 +26,8 @@ use tracing::Instrument;
 const READ_BATCH: usize = 256;
 /// Most records waiting behind busy keys (ordered mode) before reading pauses.
 const MAX_WAITING: usize = 1024;
+/// How often a Trigger fed by the router moves its position over the records it did not match.
+const ROUTED_PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// Events started but not yet settled (on the wire or waiting for a retry), per allowed request in
 /// flight. Bounds a Trigger's memory when its subscriber is down: the rest stays in the log.
 const WINDOW_PER_REQUEST: usize = 4;
@@ -157,7 +159,12 @@ impl Worker {
         let mut deliveries = JoinSet::new();
         let window = Arc::new(Semaphore::new(window_size(self.plan.max_in_flight)));
         let mut head = self.link.log.watch_head();
-        let mut routed = self.link.router.position();
+        let routed = self.link.router.position();
+        // A routed Trigger learns how far the router got (the records it skipped) on this tick,
+        // not on every batch: with a thousand Triggers, waking each of them per batch would cost
+        // more than routing itself. Its matches still arrive at once.
+        let mut progress_tick = tokio::time::interval(ROUTED_PROGRESS_EVERY);
+        progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let filter = Arc::new(self.plan.filter.clone());
         let mut feed = Feed::Reading {
             next: start.max(self.link.log.earliest()),
@@ -220,10 +227,9 @@ impl Worker {
                                 feed = Feed::Reading { next };
                             }
                         },
-                        changed = routed.changed() => {
-                            if changed.is_err() { break 'running }
+                        _ = progress_tick.tick() => {
                             // Every match below the router's position is in the channel by now.
-                            let position = *routed.borrow_and_update();
+                            let position = *routed.borrow();
                             while let Ok(rec) = subscription.records.try_recv() {
                                 self.admit_routed(&mut progress, rec);
                             }
