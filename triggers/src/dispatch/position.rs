@@ -61,9 +61,15 @@ pub struct Progress {
 /// so a broker with many idle Triggers does not write every Trigger's position for every batch.
 pub const LAZY_COMMIT: Duration = Duration::from_secs(1);
 
+/// The pause after each stored position. It bounds how many positions a Trigger writes (at most
+/// 200 a second) and how many settled events a crash can redeliver beyond those in flight (those
+/// settled in the last few milliseconds).
+pub const COMMIT_PAUSE: Duration = Duration::from_millis(5);
+
 /// Stores the latest published position until the sender is dropped (then once more if it
 /// changed). A position that moved past newly settled events is stored at once (writes coalesce
-/// while one is in flight); one that only skipped records is stored within [`LAZY_COMMIT`].
+/// while one is in flight and for [`COMMIT_PAUSE`] after it); one that only skipped records is
+/// stored within [`LAZY_COMMIT`].
 pub async fn commit_loop(
     state: Arc<dyn StateStore>,
     trigger: String,
@@ -95,7 +101,14 @@ pub async fn commit_loop(
             }
         }
         match store_progress(state.as_ref(), &trigger, latest.position).await {
-            Ok(()) => committed = latest,
+            Ok(()) => {
+                committed = latest;
+                if !closed {
+                    // Newer positions coalesce meanwhile: a busy Trigger writes a few hundred
+                    // positions a second, not one per settled batch.
+                    tokio::time::sleep(COMMIT_PAUSE).await;
+                }
+            }
             Err(err) => tracing::error!(
                 trigger,
                 position = latest.position,
