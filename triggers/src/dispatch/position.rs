@@ -17,14 +17,13 @@ pub fn load(state: &dyn StateStore, trigger: &str) -> Option<u64> {
     Some(u64::from_be_bytes(raw))
 }
 
+fn encode(position: u64) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(&position.to_be_bytes())
+}
+
 /// Stores a Trigger's position durably.
 pub async fn store(state: &dyn StateStore, trigger: &str, position: u64) -> Result<(), LogError> {
-    state
-        .put(
-            &key(trigger),
-            bytes::Bytes::copy_from_slice(&position.to_be_bytes()),
-        )
-        .await
+    state.put(&key(trigger), encode(position)).await
 }
 
 /// Stores a Trigger's position for the commit loop: safe across a crash of the process at once,
@@ -35,12 +34,7 @@ async fn store_progress(
     trigger: &str,
     position: u64,
 ) -> Result<(), LogError> {
-    state
-        .put_relaxed(
-            &key(trigger),
-            bytes::Bytes::copy_from_slice(&position.to_be_bytes()),
-        )
-        .await
+    state.put_relaxed(&key(trigger), encode(position)).await
 }
 
 /// Forgets a deleted Trigger's position.

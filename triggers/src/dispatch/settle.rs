@@ -71,6 +71,17 @@ impl Failure {
     }
 }
 
+/// The outcomes that settle without looking at the event, with whether they are final: an
+/// interrupted delivery (not final) and one delivered without a reply (final). `None` when a reply
+/// or a dead letter needs the event, so a caller holding only the stored record decodes it then.
+pub fn settled_without_event(outcome: &Final) -> Option<bool> {
+    match outcome {
+        Final::Interrupted { .. } => Some(false),
+        Final::Delivered { reply: None, .. } => Some(true),
+        Final::Failed { .. } | Final::Delivered { reply: Some(_), .. } => None,
+    }
+}
+
 /// Settles a final delivery outcome. Returns false when the outcome could not be made final (the
 /// dead-letter store failed, or shutdown interrupted it): the event stays in flight.
 pub async fn settle(
@@ -81,13 +92,17 @@ pub async fn settle(
     outcome: Final,
     stop: &CancellationToken,
 ) -> bool {
+    if let Some(is_final) = settled_without_event(&outcome) {
+        return is_final;
+    }
     match outcome {
-        Final::Interrupted { .. } => false,
+        Final::Interrupted { .. } | Final::Delivered { reply: None, .. } => {
+            unreachable!("settled without the event above")
+        }
         Final::Failed { last, attempts } => {
             let failure = Failure::from_attempt(&last, attempts);
             dead_letter(plan, link, labels, event, &plan.subscriber, failure, stop).await
         }
-        Final::Delivered { reply: None, .. } => true,
         Final::Delivered {
             reply: Some(reply),
             attempts,

@@ -6,7 +6,7 @@ use super::ordering::{KeyedQueue, Order, key_of};
 use super::pacing::{Gate, RateLimit, Signal};
 use super::retry_state::{self, Pending};
 use super::router::{CATCH_UP_MAX, Subscription};
-use super::settle::{TTL, settle};
+use super::settle::{TTL, settle, settled_without_event};
 use super::watermark::Watermark;
 use super::{BrokerLink, TriggerPlan, position};
 use crate::delivery::{Attempt, Final};
@@ -474,10 +474,11 @@ impl Worker {
             .await;
         let delivered = matches!(outcome, Final::Delivered { .. });
         let failed = matches!(outcome, Final::Failed { .. });
-        let is_final = match outcome {
-            Final::Delivered { reply: None, .. } => true,
-            // Replies and dead letters need the event as stored, hop counter included.
-            outcome => match record::decode(&rec.payload) {
+        // Replies and dead letters need the event as stored (hop counter included): decode it
+        // again only for them.
+        let is_final = match settled_without_event(&outcome) {
+            Some(is_final) => is_final,
+            None => match record::decode(&rec.payload) {
                 Ok(event) => {
                     settle(
                         &self.plan,
