@@ -6,6 +6,7 @@
 //! - [`Policy::deliver`] runs the whole schedule and reports a [`Final`] outcome.
 
 pub mod outcome;
+mod pool;
 pub mod schedule;
 pub mod sender;
 

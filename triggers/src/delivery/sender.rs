@@ -2,46 +2,34 @@
 //! `Prefer: reply`, and classifies the response into an [`Attempt`].
 
 use super::outcome::{Attempt, is_retryable_status, may_carry_reply, parse_retry_after};
+use super::pool::{ExchangeError, Pool, chain};
 use bytes::Bytes;
 use herald_cloudevent::{Event, http as ce_http};
 use herald_crds::delivery::DeliveryFormat;
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_tls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
 /// The most response body we read; replies larger than this are rejected.
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Idle connections kept per subscriber host.
-const IDLE_PER_HOST: usize = 256;
-
-/// Sends events over HTTP/1.1 (plain or TLS) with a shared connection pool. It sits directly on
-/// hyper: a delivery is one request built from the encoded event, with no redirect handling (a
-/// 3xx is a failure) and no per-request URL normalisation.
-#[derive(Clone, Debug)]
+/// Sends events over HTTP/1.1 (plain or TLS) with a shared pool of keep-alive connections. A
+/// delivery is one request built from the encoded event, with no redirect handling (a 3xx is a
+/// failure) and no per-request URL normalisation.
+#[derive(Clone, Debug, Default)]
 pub struct Sender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Pool,
 }
 
-impl Default for Sender {
-    fn default() -> Self {
-        Self::new()
-    }
+/// A response read in full (up to [`MAX_RESPONSE_BYTES`]), or why its body could not be.
+struct Answer {
+    parts: http::response::Parts,
+    body: Result<Bytes, String>,
 }
 
 impl Sender {
     /// A sender with its own connection pool.
     pub fn new() -> Sender {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_PER_HOST)
-            .build(HttpsConnector::new_with_connector(http));
-        Sender { client }
+        Sender { pool: Pool::new() }
     }
 
     /// POSTs `event` to `url` once, bounded by `timeout` (until the whole response is read).
@@ -57,52 +45,82 @@ impl Sender {
             DeliveryFormat::Json => ce_http::encode_structured(event),
         };
         let uri = match url.parse::<http::Uri>() {
-            Ok(uri) => uri,
+            Ok(uri) if uri.authority().is_some() => uri,
+            Ok(_) => return unanswered(format!("invalid destination URL {url:?}: no host")),
             Err(err) => return unanswered(format!("invalid destination URL {url:?}: {err}")),
         };
         let mut request = http::Request::new(Full::new(body));
         *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        request
-            .headers_mut()
-            .insert("prefer", http::HeaderValue::from_static("reply"));
+        let request_headers = request.headers_mut();
+        request_headers.insert("prefer", http::HeaderValue::from_static("reply"));
+        if let Some(host) = uri
+            .authority()
+            .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            request_headers.insert(http::header::HOST, host);
+        }
+        *request.uri_mut() = uri;
         match tokio::time::timeout(timeout, self.exchange(request)).await {
-            Ok(attempt) => attempt,
+            Ok(Ok(answer)) => classify_answer(answer),
+            Ok(Err(err)) => unanswered(err.to_string()),
             Err(_) => unanswered(format!("timed out after {timeout:?}")),
         }
     }
 
-    /// Sends the request and reads the whole (bounded) response.
-    async fn exchange(&self, request: http::Request<Full<Bytes>>) -> Attempt {
-        let response = match self.client.request(request).await {
-            Ok(response) => response,
-            Err(err) => return unanswered(describe(&err)),
-        };
-        let (parts, body) = response.into_parts();
-        let status = parts.status.as_u16();
-        let retry_after = parts
-            .headers
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                let error = if err.is::<http_body_util::LengthLimitError>() {
-                    format!("the response body exceeds {MAX_RESPONSE_BYTES} bytes")
-                } else {
-                    format!("reading the response body failed: {}", chain(err.as_ref()))
+    /// Sends the request on a pooled connection and reads the whole (bounded) response; the
+    /// connection goes back to the pool when the exchange completed.
+    async fn exchange(&self, request: http::Request<Full<Bytes>>) -> Result<Answer, ExchangeError> {
+        let mut live = self.pool.checkout(request.uri()).await?;
+        // HTTP/1.1 requests carry the path only (the Host header names the origin).
+        let mut request = request;
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| http::uri::PathAndQuery::from_static("/"), Clone::clone);
+        *request.uri_mut() = http::Uri::from(path);
+        let answer = live
+            .drive(async move |sender| {
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let (parts, body) = response.into_parts();
+                let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
+                    Ok(collected) => Ok(collected.to_bytes()),
+                    Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(format!(
+                        "the response body exceeds {MAX_RESPONSE_BYTES} bytes"
+                    )),
+                    Err(err) => Err(format!(
+                        "reading the response body failed: {}",
+                        chain(err.as_ref())
+                    )),
                 };
-                return Attempt::Retryable {
-                    status: Some(status),
-                    retry_after,
-                    body: Bytes::new(),
-                    error,
-                };
-            }
-        };
-        classify(status, &parts.headers, body, retry_after)
+                Ok(Answer { parts, body })
+            })
+            .await?;
+        if answer.body.is_ok() {
+            self.pool.checkin(live);
+        }
+        Ok(answer)
+    }
+}
+
+/// Classifies a read response: its status, or a failed body read as a retryable failure.
+fn classify_answer(answer: Answer) -> Attempt {
+    let Answer { parts, body } = answer;
+    let status = parts.status.as_u16();
+    let retry_after = parts
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    match body {
+        Ok(body) => classify(status, &parts.headers, body, retry_after),
+        Err(error) => Attempt::Retryable {
+            status: Some(status),
+            retry_after,
+            body: Bytes::new(),
+            error,
+        },
     }
 }
 
@@ -156,24 +174,102 @@ fn classify(
     }
 }
 
-/// A one-line description of a client error, with its cause chain.
-fn describe(err: &hyper_util::client::legacy::Error) -> String {
-    let kind = if err.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    format!("{kind}: {}", chain(err))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_cloudevent::SpecVersion;
+    use hyper::server::conn::http1 as server;
+    use hyper_util::rt::TokioIo;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::net::TcpListener;
 
-/// An error and its causes, joined with `: `.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+    /// A subscriber answering 200 to everything; counts the connections it accepted. With
+    /// `close_after`, it drops each connection that long after accepting it, without warning.
+    async fn subscriber(close_after: Option<Duration>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sink", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                let service = hyper::service::service_fn(|request: http::Request<_>| async move {
+                    assert_eq!(request.uri(), "/sink");
+                    assert!(request.headers().contains_key(http::header::HOST));
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+                });
+                let connection =
+                    server::Builder::new().serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    match close_after {
+                        Some(after) => drop(tokio::time::timeout(after, connection).await),
+                        None => drop(connection.await),
+                    }
+                });
+            }
+        });
+        (url, connections)
     }
-    text
+
+    fn event() -> Event {
+        Event::new(SpecVersion::V10, "1", "/test", "test.event")
+    }
+
+    async fn deliver(sender: &Sender, url: &str) -> Attempt {
+        sender
+            .attempt(
+                url,
+                &event(),
+                DeliveryFormat::Binary,
+                Duration::from_secs(5),
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn back_to_back_deliveries_reuse_one_connection() {
+        let (url, connections) = subscriber(None).await;
+        let sender = Sender::new();
+        for _ in 0..5 {
+            let attempt = deliver(&sender, &url).await;
+            assert!(
+                matches!(attempt, Attempt::Delivered { status: 200, .. }),
+                "{attempt:?}"
+            );
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_subscriber_closed_while_idle_is_replaced_without_a_failed_attempt() {
+        let (url, connections) = subscriber(Some(Duration::from_millis(50))).await;
+        let sender = Sender::new();
+        for _ in 0..3 {
+            let attempt = deliver(&sender, &url).await;
+            assert!(
+                matches!(attempt, Attempt::Delivered { status: 200, .. }),
+                "{attempt:?}"
+            );
+            // The subscriber drops the idle connection meanwhile.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_subscriber_is_a_retryable_connect_failure() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        drop(listener);
+        match deliver(&Sender::new(), &url).await {
+            Attempt::Retryable {
+                status: None,
+                error,
+                ..
+            } => assert!(error.starts_with("could not connect"), "{error}"),
+            other => panic!("expected a connect failure, got {other:?}"),
+        }
+    }
 }

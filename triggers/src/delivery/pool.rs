@@ -1,0 +1,187 @@
+//! Keep-alive HTTP/1.1 connections to subscribers, driven by the delivery that uses them.
+//!
+//! A hyper connection normally runs in a task of its own, so every request costs two hand-offs
+//! between tasks (request in, response out). Here the delivery polls its connection and its
+//! request together, in its own task; between requests the connection waits in a per-origin pool
+//! and is checked for a close by the peer before it is used again.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper_tls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+use tower::Service;
+
+type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+/// Idle connections kept per subscriber origin.
+const IDLE_PER_ORIGIN: usize = 256;
+/// An idle connection older than this is closed instead of reused (servers close theirs after a
+/// similar while, and a request written into a closing connection is an ambiguous failure).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an exchange got no complete answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("request failed: {0}")]
+    Request(String),
+}
+
+/// One open connection: the handle requests go through, and the connection itself.
+pub struct Live {
+    origin: String,
+    sender: SendRequest<Full<Bytes>>,
+    connection: Pin<Box<Connection<Stream, Full<Bytes>>>>,
+    /// Set once the connection future ended: it cannot be reused.
+    ended: bool,
+}
+
+impl Live {
+    /// Runs `work` (which uses this connection's sender) while driving the connection.
+    pub async fn drive<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut SendRequest<Full<Bytes>>) -> Result<T, hyper::Error>,
+    ) -> Result<T, ExchangeError> {
+        let request_failed = |e: hyper::Error| ExchangeError::Request(chain(&e));
+        let mut work = pin!(work(&mut self.sender));
+        let connection = &mut self.connection;
+        let ended = &mut self.ended;
+        poll_fn(|cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(out.map_err(request_failed));
+            }
+            if !*ended && let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                *ended = true;
+                if let Err(e) = result {
+                    return Poll::Ready(Err(request_failed(e)));
+                }
+            }
+            // The connection may have just completed the work.
+            match work.as_mut().poll(cx) {
+                Poll::Ready(out) => Poll::Ready(out.map_err(request_failed)),
+                Poll::Pending if *ended => Poll::Ready(Err(ExchangeError::Request(
+                    "the connection closed before the response".into(),
+                ))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+struct Idle {
+    live: Live,
+    since: Instant,
+}
+
+/// Connections to every subscriber origin, shared by clones.
+#[derive(Clone)]
+pub struct Pool {
+    connector: HttpsConnector<HttpConnector>,
+    idle: Arc<Mutex<HashMap<String, Vec<Idle>>>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    pub fn new() -> Pool {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        Pool {
+            connector: HttpsConnector::new_with_connector(http),
+            idle: Arc::default(),
+        }
+    }
+
+    /// An idle connection to `uri`'s origin that is still open, or a new one.
+    pub async fn checkout(&self, uri: &http::Uri) -> Result<Live, ExchangeError> {
+        let origin = origin(uri);
+        while let Some(mut idle) = self.take_idle(&origin) {
+            if idle.since.elapsed() < IDLE_TIMEOUT && still_open(&mut idle.live) {
+                return Ok(idle.live);
+            }
+        }
+        let stream = self
+            .connector
+            .clone()
+            .call(uri.clone())
+            .await
+            .map_err(|e| ExchangeError::Connect(chain(e.as_ref())))?;
+        let (sender, connection) = http1::handshake(stream)
+            .await
+            .map_err(|e| ExchangeError::Connect(chain(&e)))?;
+        Ok(Live {
+            origin,
+            sender,
+            connection: Box::pin(connection),
+            ended: false,
+        })
+    }
+
+    /// Puts a connection whose exchange completed back for the next request to its origin.
+    pub fn checkin(&self, live: Live) {
+        if live.ended {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = idle.entry(live.origin.clone()).or_default();
+        if list.len() < IDLE_PER_ORIGIN {
+            list.push(Idle {
+                live,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    fn take_idle(&self, origin: &str) -> Option<Idle> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.get_mut(origin)?.pop()
+    }
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Polls an idle connection once: a peer that closed it (or sent something unasked) ends it.
+fn still_open(live: &mut Live) -> bool {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    live.connection.as_mut().poll(&mut cx).is_pending() && !live.sender.is_closed()
+}
+
+fn origin(uri: &http::Uri) -> String {
+    format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map_or("", |a| a.as_str())
+    )
+}
+
+/// An error and its causes, joined with `: `.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
