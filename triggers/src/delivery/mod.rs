@@ -1,7 +1,8 @@
 //! Delivery of one event to one destination under a delivery policy: attempts, retries with backoff,
 //! and the dead-letter sink when the subscriber gives up.
 //!
-//! - [`sender`] makes one HTTP attempt and classifies the answer ([`outcome`]).
+//! - [`sender`] makes one HTTP attempt and classifies the answer ([`outcome`]), on a keep-alive
+//!   connection from `pool`, which the attempt itself drives.
 //! - [`schedule`] says how long to wait before each retry.
 //! - [`Policy::deliver`] runs the whole schedule and reports a [`Final`] outcome.
 
