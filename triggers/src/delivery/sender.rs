@@ -228,16 +228,19 @@ mod tests {
             .await
     }
 
+    fn assert_delivered(attempt: Attempt) {
+        assert!(
+            matches!(attempt, Attempt::Delivered { status: 200, .. }),
+            "{attempt:?}"
+        );
+    }
+
     #[tokio::test]
     async fn back_to_back_deliveries_reuse_one_connection() {
         let (url, connections) = subscriber(None).await;
         let sender = Sender::new();
         for _ in 0..5 {
-            let attempt = deliver(&sender, &url).await;
-            assert!(
-                matches!(attempt, Attempt::Delivered { status: 200, .. }),
-                "{attempt:?}"
-            );
+            assert_delivered(deliver(&sender, &url).await);
         }
         assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
@@ -247,11 +250,7 @@ mod tests {
         let (url, connections) = subscriber(Some(Duration::from_millis(50))).await;
         let sender = Sender::new();
         for _ in 0..3 {
-            let attempt = deliver(&sender, &url).await;
-            assert!(
-                matches!(attempt, Attempt::Delivered { status: 200, .. }),
-                "{attempt:?}"
-            );
+            assert_delivered(deliver(&sender, &url).await);
             // The subscriber drops the idle connection meanwhile.
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
