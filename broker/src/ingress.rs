@@ -10,7 +10,7 @@ use crate::runtime::append::AppendError;
 use crate::runtime::{BrokerRuntime, Runtime};
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -33,19 +33,19 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
 async fn handle(
     State(runtime): State<Arc<Runtime>>,
     Path((namespace, name)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
     let Some(broker) = runtime.broker(&namespace, &name) else {
         return ApiError::not_found(format!("broker {namespace}/{name} not found")).into_response();
     };
-    match method {
-        Method::POST => match accept(&runtime, &broker, &headers, body).await {
+    // The request is taken whole (not as a `HeaderMap` extractor, which would clone the headers).
+    let (parts, body) = request.into_parts();
+    match parts.method {
+        Method::POST => match accept(&runtime, &broker, &parts.headers, body).await {
             Ok(()) => StatusCode::ACCEPTED.into_response(),
             Err(err) => err.into_response(),
         },
-        Method::OPTIONS => webhook_handshake(&headers),
+        Method::OPTIONS => webhook_handshake(&parts.headers),
         _ => {
             let mut response = ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

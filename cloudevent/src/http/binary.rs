@@ -1,6 +1,8 @@
 //! Binary content mode: attributes in `ce-` headers, `datacontenttype` in `Content-Type`, data
 //! as the body.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
@@ -45,12 +47,16 @@ pub(super) fn decode(headers: &HeaderMap, body: Bytes) -> Result<Event, EventErr
 pub(super) fn encode(event: &Event) -> (HeaderMap, Bytes) {
     let mut headers = HeaderMap::with_capacity(event.attribute_count() + 1);
     for (name, value) in event.attributes() {
+        let text = match value.as_str() {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(value.to_string()),
+        };
         if name == "datacontenttype" {
-            if let Ok(content_type) = HeaderValue::from_str(&value.to_string()) {
+            if let Ok(content_type) = HeaderValue::from_str(&text) {
                 headers.insert(CONTENT_TYPE, content_type);
             }
         } else if let Some(header) = header_name(name) {
-            headers.insert(header, header_value::encode(&value.to_string()));
+            headers.insert(header, header_value::encode(&text));
         }
     }
     let body = match event.data() {

@@ -1,5 +1,6 @@
 //! A lean HTTP/1.1 sender: hyper client connections with keep-alive and TCP_NODELAY, kept in a
-//! pool of idle connections, so each concurrent sender reuses one connection back to back.
+//! pool of idle connections, so each concurrent sender reuses one connection back to back. Each
+//! request carries one event in binary mode, or a batch of them in batch mode.
 
 use super::error::BenchError;
 use super::event::EventTemplate;
@@ -20,6 +21,8 @@ pub struct HttpTarget {
     authority: HeaderValue,
     path: String,
     template: EventTemplate,
+    /// Events per request: 1 in binary mode, more in batch mode.
+    batch: u64,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -43,11 +46,24 @@ impl HttpTarget {
             authority: HeaderValue::from_str(authority.as_str()).map_err(|_| bad())?,
             path: uri.path().to_string(),
             template,
+            batch: 1,
             idle: Mutex::new(Vec::new()),
         })
     }
 
-    /// POSTs event `seq`; Ok on a 2xx answer. The connection goes back to the pool unless it broke.
+    /// Sends `events` events per request in batch mode (1: one binary-mode event per request).
+    pub fn batching(mut self, events: u64) -> HttpTarget {
+        self.batch = events.max(1);
+        self
+    }
+
+    /// Events each [`HttpTarget::send`] carries.
+    pub fn events_per_send(&self) -> u64 {
+        self.batch
+    }
+
+    /// POSTs event `seq` (in batch mode, events `seq..seq + batch`); Ok on a 2xx answer. The
+    /// connection goes back to the pool unless it broke.
     pub async fn send(&self, seq: u64, sent_ns: u64) -> Result<(), SendFailure> {
         let pooled = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
         let usable = match pooled {
@@ -58,10 +74,15 @@ impl HttpTarget {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let request = self
-            .template
-            .request(&self.path, &self.authority, seq, sent_ns)
-            .map_err(|e| SendFailure::Request(e.to_string()))?;
+        let request = if self.batch > 1 {
+            let (path, authority) = (&self.path, &self.authority);
+            self.template
+                .batch_request(path, authority, seq, self.batch, sent_ns)
+        } else {
+            self.template
+                .request(&self.path, &self.authority, seq, sent_ns)
+        }
+        .map_err(|e| SendFailure::Request(e.to_string()))?;
         let response = connection
             .send_request(request)
             .await

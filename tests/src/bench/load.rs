@@ -9,6 +9,7 @@ use super::latency::LatencyHistogram;
 use super::pacer;
 use super::target::{SendFailure, Target};
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -92,10 +93,11 @@ impl Recorder {
         }
     }
 
-    /// Records send `seq`, due at `due`, started at `started`, answered at `answered`.
+    /// Records the send of events `seqs`, due at `due`, started at `started`, answered at
+    /// `answered`. Every event of a batch counts, with the latency of its request.
     fn record(
         &mut self,
-        seq: u64,
+        seqs: Range<u64>,
         due: Instant,
         started: Instant,
         answered: Instant,
@@ -103,13 +105,16 @@ impl Recorder {
     ) {
         let log = &mut self.log;
         let measured = due >= log.measure_from && due < log.measure_until;
+        let events = seqs.end - seqs.start;
         match outcome {
             Ok(()) => {
-                log.accepted_seqs.push(seq);
+                log.accepted_seqs.extend(seqs);
                 if measured {
-                    log.measured_accepted += 1;
+                    log.measured_accepted += events;
                     log.last_accepted = log.last_accepted.max(Some(answered));
-                    log.publish.record(answered - due);
+                    for _ in 0..events {
+                        log.publish.record(answered - due);
+                    }
                     log.lag.record(started - due);
                 }
             }
@@ -118,7 +123,7 @@ impl Recorder {
                 if self.reported.insert(label.clone()) {
                     eprintln!("herald-bench:   send failed ({label}): {failure}");
                 }
-                *log.failures.entry(label).or_insert(0) += 1;
+                *log.failures.entry(label).or_insert(0) += events;
             }
         }
     }
@@ -128,7 +133,7 @@ type SharedRecorder = Arc<Mutex<Recorder>>;
 
 fn record(
     recorder: &SharedRecorder,
-    seq: u64,
+    seqs: Range<u64>,
     due: Instant,
     started: Instant,
     outcome: Result<(), SendFailure>,
@@ -137,7 +142,7 @@ fn record(
     recorder
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .record(seq, due, started, answered, outcome);
+        .record(seqs, due, started, answered, outcome);
 }
 
 fn finish(recorder: &SharedRecorder, next_seq: &AtomicU64) -> SendLog {
@@ -152,11 +157,15 @@ fn finish(recorder: &SharedRecorder, next_seq: &AtomicU64) -> SendLog {
     log
 }
 
-async fn send_one(load: &Load, seq: u64, due: Instant) -> Result<(), SendFailure> {
+/// Takes the next ids and sends them (one event, or one batch); returns the ids and the outcome.
+async fn send_next(load: &Load, due: Instant) -> (Range<u64>, Result<(), SendFailure>) {
+    let count = load.target.events_per_send();
+    let first = load.next_seq.fetch_add(count, Ordering::AcqRel);
     let sent_ns = load.clock.ns(due);
-    tokio::time::timeout(load.request_timeout, load.target.send(seq, sent_ns))
+    let outcome = tokio::time::timeout(load.request_timeout, load.target.send(first, sent_ns))
         .await
-        .unwrap_or(Err(SendFailure::Timeout))
+        .unwrap_or(Err(SendFailure::Timeout));
+    (first..first + count, outcome)
 }
 
 /// `concurrency` senders back to back for `warmup` (not measured) and then `duration`.
@@ -184,10 +193,9 @@ pub async fn closed_loop(
                 if started >= measure_until {
                     break;
                 }
-                let seq = load.next_seq.fetch_add(1, Ordering::AcqRel);
-                let outcome = send_one(&load, seq, started).await;
+                let (seqs, outcome) = send_next(&load, started).await;
                 let failed = outcome.is_err();
-                record(&recorder, seq, started, started, outcome);
+                record(&recorder, seqs, started, started, outcome);
                 if failed {
                     tokio::time::sleep(FAILURE_PAUSE).await;
                 }
@@ -198,9 +206,9 @@ pub async fn closed_loop(
     finish(&recorder, &load.next_seq)
 }
 
-/// Sends at `rate` per second for `duration` through `workers` senders, each taking the next
-/// scheduled send when it is free: when all are busy, sends wait, and their latency still
-/// counts from their scheduled time.
+/// Sends `rate` events per second for `duration` through `workers` senders, each taking the
+/// next scheduled send when it is free: when all are busy, sends wait, and their latency still
+/// counts from their scheduled time. A batching target gets `rate / batch` sends per second.
 pub async fn open_loop(
     load: &Load,
     rate: f64,
@@ -216,7 +224,8 @@ pub async fn open_loop(
         measure_until,
     )));
     let (due_tx, due_rx) = tokio::sync::mpsc::unbounded_channel();
-    let pacer = pacer::spawn(measure_from, measure_until, rate, due_tx)?;
+    let sends_per_sec = rate / load.target.events_per_send() as f64;
+    let pacer = pacer::spawn(measure_from, measure_until, sends_per_sec, due_tx)?;
     let schedule = Arc::new(tokio::sync::Mutex::new(due_rx));
     let mut senders = JoinSet::new();
     for _ in 0..workers.max(1) {
@@ -230,9 +239,8 @@ pub async fn open_loop(
                     break;
                 };
                 let started = Instant::now();
-                let seq = load.next_seq.fetch_add(1, Ordering::AcqRel);
-                let outcome = send_one(&load, seq, due).await;
-                record(&recorder, seq, due, started, outcome);
+                let (seqs, outcome) = send_next(&load, due).await;
+                record(&recorder, seqs, due, started, outcome);
             }
         });
     }
@@ -292,6 +300,38 @@ mod tests {
             (0, 0, 0)
         );
         assert!(figures.e2e.count() >= log.measured_accepted);
+    }
+
+    #[tokio::test]
+    async fn a_batching_target_takes_consecutive_ids_and_counts_every_event() {
+        let clock = Clock::new();
+        let sink = Sink::start(clock).unwrap();
+        let target = HttpTarget::new(&sink.url(0), EventTemplate::new(64))
+            .await
+            .unwrap()
+            .batching(5);
+        let load = Load {
+            target: Arc::new(Target::Http(target)),
+            clock,
+            next_seq: Arc::new(AtomicU64::new(0)),
+            request_timeout: Duration::from_secs(5),
+        };
+        let log = closed_loop(&load, 3, Duration::ZERO, Duration::from_millis(200)).await;
+        assert!(log.failures.is_empty(), "{:?}", log.failures);
+        let mut seqs = log.accepted_seqs.clone();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..log.end_seq).collect::<Vec<_>>());
+        assert_eq!(log.end_seq % 5, 0);
+        assert_eq!(log.measured_accepted % 5, 0);
+        assert_eq!(log.publish.count(), log.measured_accepted);
+        assert_eq!(log.lag.count() * 5, log.measured_accepted);
+
+        // The open loop schedules a fifth as many sends for the same event rate.
+        let log = open_loop(&load, 500.0, Duration::from_millis(300), 4)
+            .await
+            .unwrap();
+        assert_eq!(log.measured_accepted, 150);
+        assert_eq!(log.lag.count(), 30);
     }
 
     #[tokio::test]

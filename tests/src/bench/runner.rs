@@ -63,7 +63,11 @@ impl Runner<'_> {
                 let context = self.context(Target::Http(target), Some(&sink), 1);
                 self.measure(&context, None, result).await
             }
-            System::Herald { flags, triggers } => {
+            System::Herald {
+                flags,
+                triggers,
+                batch,
+            } => {
                 let sink = Sink::start(self.clock)?;
                 let data_dir = self.data_dir(name)?;
                 let herald = self.start_herald(&data_dir, flags, triggers, &sink).await?;
@@ -71,8 +75,10 @@ impl Runner<'_> {
                 let measured =
                     match HttpTarget::new(&herald.broker_url(), self.template.clone()).await {
                         Ok(target) => {
-                            let context =
-                                self.context(Target::Http(target), Some(&sink), triggers.matching);
+                            let target = Target::Http(target.batching(batch));
+                            // With no matching Trigger there is nothing to wait for or to time.
+                            let sink = (triggers.matching > 0).then_some(&sink);
+                            let context = self.context(target, sink, triggers.matching);
                             self.measure(&context, Some(herald.probe), result).await
                         }
                         Err(err) => Err(err),

@@ -13,6 +13,8 @@ pub enum ScenarioName {
     HeraldMemory,
     HeraldDurable,
     HeraldDurableNofsync,
+    HeraldDurableIngress,
+    HeraldDurableBatch,
     #[value(name = "fanout-10")]
     Fanout10,
     #[value(name = "selective-1000")]
@@ -92,10 +94,12 @@ fn trigger(index: u32, dialect: Dialect, event_type: &str, subscriber: &str) -> 
 pub enum System {
     /// The sender posts straight to the subscriber.
     Direct,
-    /// Herald with extra `serve` flags and Triggers, under load.
+    /// Herald with extra `serve` flags and Triggers, under load of `batch` events per request
+    /// (1: binary mode; more: batch mode).
     Herald {
         flags: &'static [&'static str],
         triggers: TriggerSet,
+        batch: u64,
     },
     /// Publish-with-ack to a JetStream file-storage stream.
     JetStream,
@@ -106,6 +110,8 @@ pub enum System {
 const MEMORY: &[&str] = &["--log-backend", "memory"];
 const DURABLE: &[&str] = &["--log-backend", "embedded"];
 const NO_FSYNC: &[&str] = &["--log-backend", "embedded", "--no-fsync"];
+/// Events per request of the batch scenario.
+pub const BATCH_EVENTS: u64 = 100;
 
 impl ScenarioName {
     pub fn as_str(&self) -> &'static str {
@@ -114,6 +120,8 @@ impl ScenarioName {
             ScenarioName::HeraldMemory => "herald-memory",
             ScenarioName::HeraldDurable => "herald-durable",
             ScenarioName::HeraldDurableNofsync => "herald-durable-nofsync",
+            ScenarioName::HeraldDurableIngress => "herald-durable-ingress",
+            ScenarioName::HeraldDurableBatch => "herald-durable-batch",
             ScenarioName::Fanout10 => "fanout-10",
             ScenarioName::Selective1000 => "selective-1000",
             ScenarioName::Selective1000Cesql => "selective-1000-cesql",
@@ -130,6 +138,12 @@ impl ScenarioName {
                 "Herald, embedded log with group-committed fsync (the default), 1 Trigger"
             }
             ScenarioName::HeraldDurableNofsync => "Herald, embedded log without fsync, 1 Trigger",
+            ScenarioName::HeraldDurableIngress => {
+                "Herald durable, no Trigger: the ingress alone, like jetstream's publish"
+            }
+            ScenarioName::HeraldDurableBatch => {
+                "Herald durable, no Trigger, 100 events per request (batch mode)"
+            }
             ScenarioName::Fanout10 => {
                 "Herald durable, 10 matching Triggers (delivered counts every copy)"
             }
@@ -141,12 +155,22 @@ impl ScenarioName {
     }
 
     pub fn system(&self) -> System {
-        let herald = |flags, triggers| System::Herald { flags, triggers };
+        let herald = |flags, triggers| System::Herald {
+            flags,
+            triggers,
+            batch: 1,
+        };
         match self {
             ScenarioName::Direct => System::Direct,
             ScenarioName::HeraldMemory => herald(MEMORY, TriggerSet::exact(1, 0)),
             ScenarioName::HeraldDurable => herald(DURABLE, TriggerSet::exact(1, 0)),
             ScenarioName::HeraldDurableNofsync => herald(NO_FSYNC, TriggerSet::exact(1, 0)),
+            ScenarioName::HeraldDurableIngress => herald(DURABLE, TriggerSet::exact(0, 0)),
+            ScenarioName::HeraldDurableBatch => System::Herald {
+                flags: DURABLE,
+                triggers: TriggerSet::exact(0, 0),
+                batch: BATCH_EVENTS,
+            },
             ScenarioName::Fanout10 => herald(DURABLE, TriggerSet::exact(10, 0)),
             ScenarioName::Selective1000 => herald(DURABLE, TriggerSet::exact(1, 999)),
             ScenarioName::Selective1000Cesql => herald(

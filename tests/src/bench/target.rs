@@ -39,8 +39,16 @@ pub enum Target {
 }
 
 impl Target {
-    /// Sends event `seq`, stamped as sent at `sent_ns`; Ok once it is accepted (a 2xx answer, or
-    /// JetStream's publish acknowledgement).
+    /// Events one [`Target::send`] carries (ids `seq..seq + n`).
+    pub fn events_per_send(&self) -> u64 {
+        match self {
+            Target::Http(http) => http.events_per_send(),
+            Target::JetStream(_) => 1,
+        }
+    }
+
+    /// Sends event `seq` (or the batch from `seq`), stamped as sent at `sent_ns`; Ok once it is
+    /// accepted (a 2xx answer, or JetStream's publish acknowledgement).
     pub async fn send(&self, seq: u64, sent_ns: u64) -> Result<(), SendFailure> {
         match self {
             Target::Http(http) => http.send(seq, sent_ns).await,

@@ -2,7 +2,7 @@
 //! pass/fail verdicts computed from them. Speed never changes the exit status; these are read.
 
 use super::results::ScenarioResult;
-use super::scenario::ScenarioName;
+use super::scenario::{ScenarioName, System};
 use serde::Serialize;
 
 /// One figure of a scenario divided by the same (or a related) figure of a baseline.
@@ -55,14 +55,21 @@ fn divide(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
     }
 }
 
-const HERALD_LOAD: [ScenarioName; 6] = [
+const HERALD_LOAD: [ScenarioName; 8] = [
     ScenarioName::HeraldMemory,
     ScenarioName::HeraldDurable,
     ScenarioName::HeraldDurableNofsync,
+    ScenarioName::HeraldDurableIngress,
+    ScenarioName::HeraldDurableBatch,
     ScenarioName::Fanout10,
     ScenarioName::Selective1000,
     ScenarioName::Selective1000Cesql,
 ];
+
+/// Whether a Herald scenario has a Trigger that delivers its events.
+fn delivers(name: ScenarioName) -> bool {
+    matches!(name.system(), System::Herald { triggers, .. } if triggers.matching > 0)
+}
 
 /// Every ratio the report lists.
 pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
@@ -74,7 +81,7 @@ pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
             }
         };
     let mut out = Vec::new();
-    for name in HERALD_LOAD {
+    for name in HERALD_LOAD.into_iter().filter(|name| delivers(*name)) {
         out.push(ratio(
             name,
             delivered,
@@ -83,6 +90,8 @@ pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
             delivered,
             "delivered/s",
         ));
+    }
+    for name in HERALD_LOAD {
         out.push(ratio(
             name,
             accepted,
@@ -128,6 +137,22 @@ pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
         ),
         ratio(
             HeraldDurableNofsync,
+            accepted,
+            "accepted/s",
+            Jetstream,
+            accepted,
+            "acks/s",
+        ),
+        ratio(
+            HeraldDurableIngress,
+            accepted,
+            "accepted/s",
+            Jetstream,
+            accepted,
+            "acks/s",
+        ),
+        ratio(
+            HeraldDurableBatch,
             accepted,
             "accepted/s",
             Jetstream,

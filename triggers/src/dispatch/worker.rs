@@ -400,7 +400,7 @@ impl Worker {
     /// slot); waits between retries hold none.
     async fn deliver(&self, rec: &LogRecord) -> bool {
         // Subscribers do not see the hop counter (as in Knative); replies get it back.
-        let Ok(mut outgoing) = record::decode(&rec.payload) else {
+        let Ok(mut outgoing) = record::decode_shared(&rec.payload) else {
             return true;
         };
         outgoing.remove(TTL);
@@ -478,16 +478,18 @@ impl Worker {
         // again only for them.
         let is_final = match settled_without_event(&outcome) {
             Some(is_final) => is_final,
-            None => match record::decode(&rec.payload) {
+            None => match record::decode_shared(&rec.payload) {
+                // Boxed: settling (a reply or a dead letter) is the rare path, and its future
+                // would otherwise make every delivery's task larger.
                 Ok(event) => {
-                    settle(
+                    Box::pin(settle(
                         &self.plan,
                         &self.link,
                         &self.labels,
                         &event,
                         outcome,
                         &self.stop,
-                    )
+                    ))
                     .await
                 }
                 Err(_) => true,
