@@ -10,6 +10,16 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options (read once at start; `_RJEM_MALLOC_CONF` in the environment is applied on
+/// top). Freed pages go back to the OS after about a second instead of ten, purged by one
+/// background thread rather than on the request path. Under batch-mode load (200k+ events/s,
+/// over 200 MB/s of request bodies) the default decay let peak RSS reach 105–180 MiB; with these
+/// options it was 86–93 MiB, at the same CPU per event.
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] =
+    b"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
