@@ -13,7 +13,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// jemalloc's options (read once at start; `_RJEM_MALLOC_CONF` in the environment is applied on
 /// top). Freed pages go back to the OS after about a second instead of ten, purged by one
 /// background thread rather than on the request path. Under batch-mode load (200k+ events/s,
-/// over 200 MB/s of request bodies) the default decay let peak RSS reach 105–180 MiB; with these
+/// over 200 MB/s of request bodies) the default decay let peak RSS reach 105–138 MiB; with these
 /// options it was 86–93 MiB, at the same CPU per event.
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
