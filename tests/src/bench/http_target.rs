@@ -74,13 +74,11 @@ impl HttpTarget {
             Some(c) => c,
             None => self.connect().await?,
         };
+        let (template, path, authority) = (&self.template, &self.path, &self.authority);
         let request = if self.batch > 1 {
-            let (path, authority) = (&self.path, &self.authority);
-            self.template
-                .batch_request(path, authority, seq, self.batch, sent_ns)
+            template.batch_request(path, authority, seq, self.batch, sent_ns)
         } else {
-            self.template
-                .request(&self.path, &self.authority, seq, sent_ns)
+            template.request(path, authority, seq, sent_ns)
         }
         .map_err(|e| SendFailure::Request(e.to_string()))?;
         let response = connection

@@ -262,16 +262,20 @@ mod tests {
     use crate::bench::http_target::HttpTarget;
     use crate::bench::sink::Sink;
 
-    async fn direct(clock: Clock, sink: &Sink) -> Load {
-        let target = HttpTarget::new(&sink.url(0), EventTemplate::new(64))
-            .await
-            .unwrap();
+    fn load(clock: Clock, target: HttpTarget, request_timeout: Duration) -> Load {
         Load {
             target: Arc::new(Target::Http(target)),
             clock,
             next_seq: Arc::new(AtomicU64::new(0)),
-            request_timeout: Duration::from_secs(5),
+            request_timeout,
         }
+    }
+
+    async fn direct(clock: Clock, sink: &Sink) -> Load {
+        let target = HttpTarget::new(&sink.url(0), EventTemplate::new(64))
+            .await
+            .unwrap();
+        load(clock, target, Duration::from_secs(5))
     }
 
     #[tokio::test]
@@ -310,12 +314,7 @@ mod tests {
             .await
             .unwrap()
             .batching(5);
-        let load = Load {
-            target: Arc::new(Target::Http(target)),
-            clock,
-            next_seq: Arc::new(AtomicU64::new(0)),
-            request_timeout: Duration::from_secs(5),
-        };
+        let load = load(clock, target, Duration::from_secs(5));
         let log = closed_loop(&load, 3, Duration::ZERO, Duration::from_millis(200)).await;
         assert!(log.failures.is_empty(), "{:?}", log.failures);
         let mut seqs = log.accepted_seqs.clone();
@@ -359,12 +358,7 @@ mod tests {
         let url = format!("http://{}/x", listener.local_addr().unwrap());
         drop(listener);
         let target = HttpTarget::new(&url, EventTemplate::new(64)).await.unwrap();
-        let load = Load {
-            target: Arc::new(Target::Http(target)),
-            clock,
-            next_seq: Arc::new(AtomicU64::new(0)),
-            request_timeout: Duration::from_secs(1),
-        };
+        let load = load(clock, target, Duration::from_secs(1));
         let log = closed_loop(&load, 2, Duration::ZERO, Duration::from_millis(100)).await;
         assert_eq!(log.measured_accepted, 0);
         assert!(log.failures["connect"] > 0);
