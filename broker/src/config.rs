@@ -46,6 +46,10 @@ pub struct ServeConfig {
     /// Largest accepted batch request, in bytes.
     #[arg(long, env = "HERALD_MAX_BATCH_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_batch_bytes: usize,
+    /// Bytes of request bodies the ingress holds in memory at once, over all requests; a
+    /// request waits (up to 10 s, then 503) until its body fits. Bounds memory under overload.
+    #[arg(long, env = "HERALD_MAX_INGRESS_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_ingress_bytes: usize,
     /// Default retention by age for every broker's log (ISO-8601); a broker's
     /// `herald.dev/retention-age` annotation overrides it.
     #[arg(long, env = "HERALD_RETENTION_AGE", default_value = "P7D")]
@@ -79,6 +83,7 @@ impl ServeConfig {
             no_fsync: false,
             max_event_bytes: 1024 * 1024,
             max_batch_bytes: 8 * 1024 * 1024,
+            max_ingress_bytes: 8 * 1024 * 1024,
             retention_age: "P7D".into(),
             retention_bytes: 1024 * 1024 * 1024,
             max_in_flight: 64,

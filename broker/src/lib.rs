@@ -8,7 +8,8 @@
 //! - [`dlq`] inspects, replays and purges dead letters, seeks Triggers and replays log windows;
 //! - [`registry`] holds the declared resources (from the [`admin`] API and the [`config_dir`]);
 //! - [`runtime`] reconciles brokers and Triggers with the registry;
-//! - [`server`] starts and stops everything; [`config`] holds its settings;
+//! - [`server`] starts and stops everything, serving HTTP through [`http_server`]; [`config`]
+//!   holds its settings;
 //! - [`metrics`] renders Prometheus text; [`error`] shapes JSON error answers;
 //! - [`cli`] is the `herald` command line (serve, standalone sources, the admin API client);
 //!   [`signal`] waits for SIGTERM/SIGINT.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod config_dir;
 pub mod dlq;
 pub mod error;
+pub mod http_server;
 pub mod ingress;
 pub mod metrics;
 pub mod registry;

@@ -8,7 +8,7 @@ use crate::registry::{Origin, Registry, RegistryError, invalid};
 use crate::runtime::Runtime;
 use crate::runtime::broker::{RETENTION_AGE_ANNOTATION, RETENTION_BYTES_ANNOTATION};
 use crate::runtime::plan::{MAX_IN_FLIGHT_ANNOTATION, RATE_LIMIT_ANNOTATION, delivery_order};
-use crate::{admin, ingress};
+use crate::{admin, http_server, ingress};
 use herald_crds::resource::Resource;
 use herald_crds::validation::ValidationErrors;
 use herald_triggers::filter::Filter;
@@ -95,15 +95,11 @@ impl Server {
             (ingress_listener, ingress::router(runtime.clone())),
             (admin_listener, admin::router(runtime.clone())),
         ] {
-            let stop = stop.clone();
-            tasks.push(tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await;
-                if let Err(err) = served {
-                    tracing::error!(error = %err, "HTTP server failed");
-                }
-            }));
+            tasks.push(tokio::spawn(http_server::serve(
+                listener,
+                router,
+                stop.clone(),
+            )));
         }
         tracing::info!(%ingress_addr, %admin_addr, "herald is serving");
         Ok(Server {

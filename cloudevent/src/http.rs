@@ -65,8 +65,8 @@ fn content_kind(headers: &HeaderMap) -> ContentKind {
 /// Decodes the events of an HTTP request in whichever mode it uses. A batch may hold zero events.
 pub fn decode_request(headers: &HeaderMap, body: Bytes) -> Result<(Mode, Vec<Event>), DecodeError> {
     match content_kind(headers) {
-        ContentKind::Structured => Ok((Mode::Structured, vec![json::from_json(&body)?])),
-        ContentKind::Batch => Ok((Mode::Batch, json::batch_from_json(&body)?)),
+        ContentKind::Structured => Ok((Mode::Structured, vec![json::from_json_shared(&body)?])),
+        ContentKind::Batch => Ok((Mode::Batch, json::batch_from_json_shared(&body)?)),
         ContentKind::UnsupportedFormat(content_type) => {
             Err(DecodeError::UnsupportedMediaType(content_type))
         }
@@ -84,7 +84,7 @@ pub fn decode_response(headers: &HeaderMap, body: Bytes) -> Result<Option<Event>
         return Ok(None);
     }
     match kind {
-        ContentKind::Structured => Ok(Some(json::from_json(&body)?)),
+        ContentKind::Structured => Ok(Some(json::from_json_shared(&body)?)),
         ContentKind::Batch => Err(DecodeError::UnexpectedBatch),
         ContentKind::UnsupportedFormat(content_type) => {
             Err(DecodeError::UnsupportedMediaType(content_type))

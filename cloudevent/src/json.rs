@@ -16,6 +16,7 @@ mod write;
 
 pub use crate::decode_error::DecodeError;
 use crate::event::Event;
+use bytes::Bytes;
 use read::{RawBatch, RawEvent};
 
 /// Encodes one event as a JSON object.
@@ -28,7 +29,13 @@ pub fn to_json(event: &Event) -> Vec<u8> {
 /// Decodes and validates one event from a JSON object.
 pub fn from_json(bytes: &[u8]) -> Result<Event, DecodeError> {
     let raw: RawEvent<'_> = serde_json::from_slice(bytes)?;
-    Ok(raw.into_event()?)
+    Ok(raw.into_event(&copied)?)
+}
+
+/// Like [`from_json`], but the event's JSON `data` shares `bytes` instead of copying it.
+pub fn from_json_shared(bytes: &Bytes) -> Result<Event, DecodeError> {
+    let raw: RawEvent<'_> = serde_json::from_slice(bytes)?;
+    Ok(raw.into_event(&|text| shared(bytes, text))?)
 }
 
 /// Encodes events as a JSON array.
@@ -47,14 +54,38 @@ pub fn batch_to_json(events: &[Event]) -> Vec<u8> {
 
 /// Decodes and validates a JSON array of events; an empty array is zero events.
 pub fn batch_from_json(bytes: &[u8]) -> Result<Vec<Event>, DecodeError> {
+    decode_batch(bytes, &copied)
+}
+
+/// Like [`batch_from_json`], but the events' JSON `data` shares `bytes` instead of copying it.
+pub fn batch_from_json_shared(bytes: &Bytes) -> Result<Vec<Event>, DecodeError> {
+    decode_batch(bytes, &|text| shared(bytes, text))
+}
+
+fn decode_batch(bytes: &[u8], keep: &impl Fn(&str) -> Bytes) -> Result<Vec<Event>, DecodeError> {
     let RawBatch(raw) = serde_json::from_slice(bytes)?;
     raw.into_iter()
         .enumerate()
         .map(|(index, raw)| {
-            raw.into_event()
+            raw.into_event(keep)
                 .map_err(|error| DecodeError::InvalidInBatch { index, error })
         })
         .collect()
+}
+
+/// A copy of raw JSON text.
+fn copied(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+/// Raw JSON text as a slice of the input it was parsed from (a copy if it is not part of it).
+fn shared(input: &Bytes, text: &str) -> Bytes {
+    let range = input.as_ptr_range();
+    if range.contains(&text.as_ptr()) && text.as_ptr().wrapping_add(text.len()) <= range.end {
+        input.slice_ref(text.as_bytes())
+    } else {
+        copied(text)
+    }
 }
 
 /// A capacity guess so encoding rarely reallocates.

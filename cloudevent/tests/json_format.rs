@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use herald_cloudevent::json::{DecodeError, batch_from_json, batch_to_json, from_json, to_json};
+use herald_cloudevent::json::{
+    DecodeError, batch_from_json, batch_from_json_shared, batch_to_json, from_json,
+    from_json_shared, to_json,
+};
 use herald_cloudevent::{AttrValue, Data, Event, SpecVersion};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -342,4 +345,31 @@ fn batch_errors_carry_the_index() {
     );
     assert_eq!(err.attribute(), Some("type"));
     assert!(err.to_string().contains("batch index 1"), "{err}");
+}
+
+#[test]
+fn shared_decoding_gives_the_same_events_with_data_kept_in_the_input() {
+    let body = Bytes::from_static(
+        br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a": [1, 2]}},
+             {"specversion":"1.0","id":"2","source":"/s","type":"t","data":"caf\u00e9"},
+             {"specversion":"1.0","id":"3","source":"/s","type":"t","data_base64":"AAE="}]"#,
+    );
+    let shared = batch_from_json_shared(&body).unwrap();
+    assert_eq!(shared, batch_from_json(&body).unwrap());
+    let inside = |data: &[u8]| body.as_ptr_range().contains(&data.as_ptr());
+    assert!(inside(shared[0].data().unwrap().bytes()));
+    assert!(inside(shared[1].data().unwrap().bytes()));
+    // Base64 data is decoded, so it cannot point into the input.
+    assert!(!inside(shared[2].data().unwrap().bytes()));
+
+    let one = Bytes::from_static(
+        br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":[true]}"#,
+    );
+    let event = from_json_shared(&one).unwrap();
+    assert_eq!(event, from_json(&one).unwrap());
+    assert_eq!(event.data().unwrap().bytes().as_ref(), b"[true]");
+    assert!(
+        one.as_ptr_range()
+            .contains(&event.data().unwrap().bytes().as_ptr())
+    );
 }

@@ -316,3 +316,84 @@ async fn bad_requests_get_clear_answers() {
         .unwrap_or_else(|| panic!("no received counter in {metrics}"));
     assert!(received.ends_with(" 0"), "{received}");
 }
+
+/// The value of an unlabelled gauge in the admin API's metrics.
+async fn gauge(herald: &Herald, name: &str) -> i64 {
+    let metrics = reqwest::get(format!("{}/metrics", herald.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_beyond_the_ingress_budget_wait_for_room_instead_of_piling_up_in_memory() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &["--max-ingress-bytes", "3000"]);
+    let subscriber = Subscriber::accepting().await;
+    herald.apply(&trigger("all", &subscriber.url, "binary"));
+    let url = herald.broker_url("default", "default");
+    assert_eq!(gauge(&herald, "herald_ingress_budget_bytes").await, 3000);
+
+    // A slow client declares 2,000 bytes and sends half: its room is held while it dawdles.
+    let address = herald.ingress.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /default/default HTTP/1.1\r\nhost: {address}\r\nce-specversion: 1.0\r\n\
+         ce-id: slow\r\nce-source: /slow\r\nce-type: t\r\ncontent-type: text/plain\r\n\
+         content-length: 2000\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&[b'a'; 1000]).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while gauge(&herald, "herald_ingress_reserved_bytes").await != 2000 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow request never reserved"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // 1,500 more bytes do not fit in 3,000: this request waits, it is not refused.
+    let waiting = tokio::spawn(async move {
+        post(
+            &url,
+            &[
+                ("ce-specversion", "1.0"),
+                ("ce-id", "waits"),
+                ("ce-source", "/fast"),
+                ("ce-type", "t"),
+                ("content-type", "text/plain"),
+            ],
+            &"b".repeat(1500),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "the second request did not wait");
+
+    // The slow client finishes: both are accepted, and all the room comes back.
+    slow.write_all(&[b'a'; 1000]).await.unwrap();
+    let mut answer = [0u8; 12];
+    slow.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 202");
+    let (status, text) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let mut ids = subscriber
+        .wait_for(2, WAIT)
+        .await
+        .iter()
+        .map(|r| header(r, "ce-id").to_string())
+        .collect::<Vec<_>>();
+    ids.sort();
+    assert_eq!(ids, ["slow", "waits"]);
+    assert_eq!(gauge(&herald, "herald_ingress_reserved_bytes").await, 0);
+}

@@ -364,3 +364,38 @@ async fn concurrent_appends_share_fsyncs() {
         "group commit should batch appends: {stats:?}"
     );
 }
+
+#[tokio::test]
+async fn an_append_larger_than_one_write_lands_whole_and_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        read_cache_bytes: 0,
+        ..LogConfig::default()
+    };
+    // 2 MiB in one call: the writer frames it in several writes, under one fsync.
+    let big = |i: u64| Bytes::from(format!("{i:08}").repeat(512));
+    let payloads: Vec<Bytes> = (0..512).map(big).collect();
+    let log = SegmentLog::open(dir.path(), config.clone())
+        .await
+        .expect("open");
+    assert_eq!(log.append(payloads.clone()).await.expect("append"), 0);
+    assert_eq!(log.append(vec![payload(512)]).await.expect("append"), 512);
+    let check = |records: Vec<herald_log::LogRecord>| {
+        assert_eq!(records.len(), 513);
+        for (record, expected) in records.iter().zip(&payloads) {
+            assert_eq!(&record.payload, expected, "offset {}", record.offset);
+        }
+        assert_eq!(records[512].payload, payload(512));
+    };
+    check(read_all(&log).await);
+    log.close().await.expect("close");
+    drop(log);
+
+    let files = segment_files(dir.path());
+    let on_disk = fs::metadata(&files[0]).expect("segment").len();
+    assert_eq!(on_disk, 512 * (24 + 4096) + RECORD);
+    let log = SegmentLog::open(dir.path(), config).await.expect("reopen");
+    assert_eq!(log.head(), 513);
+    check(read_all(&log).await);
+    log.close().await.expect("close");
+}

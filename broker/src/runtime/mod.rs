@@ -17,6 +17,7 @@ pub mod sources;
 pub use broker::{BrokerId, BrokerRuntime};
 
 use crate::config::ServeConfig;
+use crate::ingress::budget::Budget;
 use crate::registry::{Registry, ResourceKey};
 use broker::RunningTrigger;
 use herald_crds::broker::Broker;
@@ -38,6 +39,8 @@ pub struct Runtime {
     sender: Sender,
     pub metrics: DispatchMetrics,
     pub sources: sources::Sources,
+    /// Request bytes the ingress may hold in memory at once.
+    pub ingress_budget: Budget,
     reconciling: tokio::sync::Mutex<()>,
 }
 
@@ -55,6 +58,7 @@ impl Runtime {
         )
         .await?;
         Ok(Runtime {
+            ingress_budget: Budget::new(config.max_ingress_bytes),
             config,
             registry,
             brokers: RwLock::new(HashMap::new()),

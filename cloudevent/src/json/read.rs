@@ -87,8 +87,9 @@ impl<'de> Deserialize<'de> for RawBatch<'de> {
 }
 
 impl RawEvent<'_> {
-    /// Turns the members into a validated event.
-    pub(super) fn into_event(self) -> Result<Event, EventError> {
+    /// Turns the members into a validated event; `keep` turns the raw JSON text of `data` into
+    /// the bytes the event holds (a copy, or a slice of the shared input).
+    pub(super) fn into_event(self, keep: &impl Fn(&str) -> Bytes) -> Result<Event, EventError> {
         let mut attributes = Vec::with_capacity(self.0.len());
         let mut data = None;
         let mut data_base64 = None;
@@ -126,7 +127,7 @@ impl RawEvent<'_> {
                     .then(|| base64_string("data", raw).map(Data::Binary))
                     .transpose()?
             }
-            (Some(raw), None) => Some(Data::Json(Bytes::copy_from_slice(raw.get().as_bytes()))),
+            (Some(raw), None) => Some(Data::Json(keep(raw.get()))),
             (None, None) => None,
         };
         Event::from_decoded(attributes, data)

@@ -30,6 +30,9 @@ use super::recovery::create_segment;
 
 /// Upper bound on the bytes written by one batch (a single larger append is still written alone).
 const MAX_BATCH_BYTES: usize = 8 << 20;
+/// Bytes framed before they are written: a batch goes to the file in writes of about this size,
+/// so the writer's buffer stays this small however large the batch (all covered by one fsync).
+const WRITE_CHUNK: usize = 256 << 10;
 
 /// One queued append call.
 pub(super) struct AppendRequest {
@@ -47,6 +50,13 @@ impl Weighted for AppendRequest {
 
 /// A failure that stops the writer.
 struct Fatal(String);
+
+/// Why a batch could not be written (it is rolled back and fails alone).
+enum WriteFailure {
+    /// The segment would outgrow the positions its index can hold.
+    TooLarge(LogError),
+    Io(std::io::Error),
+}
 
 /// The segment being appended to (always the last one of the index).
 pub(super) struct Active {
@@ -139,42 +149,28 @@ impl Writer {
         let Active { path, file, len } = &self.active;
         let (path, file, start) = (path.clone(), file.clone(), *len);
 
-        self.buf.clear();
-        let mut positions = Vec::with_capacity(batch.len());
-        let mut offset = self.next_offset;
-        for request in &batch {
-            for payload in &request.payloads {
-                let position = start + self.buf.len() as u64;
-                let Ok(position) = u32::try_from(position) else {
-                    let error = LogError::TooLarge {
-                        what: "segment",
-                        size: usize::try_from(position).unwrap_or(usize::MAX),
-                        limit: u32::MAX as usize,
-                    };
-                    self.fail(batch, bytes, error);
-                    return Ok(());
-                };
-                positions.push(position);
-                frame::encode(&mut self.buf, offset, timestamp_ms, payload);
-                offset += 1;
-            }
-        }
-
         let started = Instant::now();
-        if let Err(e) = file.write_all_at(&self.buf, start) {
-            if let Err(rollback) = file.set_len(start) {
-                return Err(self.fail_batch(
-                    batch,
-                    bytes,
-                    format!(
-                        "writing {} failed ({e}) and truncating it back failed too ({rollback})",
-                        path.display()
-                    ),
-                ));
+        let (positions, offset, end) = match self.write_frames(&batch, &file, start, timestamp_ms) {
+            Ok(written) => written,
+            Err(failure) => {
+                let error = match failure {
+                    WriteFailure::TooLarge(error) => error,
+                    WriteFailure::Io(e) => LogError::io("write segment", &*path, e),
+                };
+                if let Err(rollback) = file.set_len(start) {
+                    return Err(self.fail_batch(
+                        batch,
+                        bytes,
+                        format!(
+                            "writing {} failed ({error}) and truncating it back failed too ({rollback})",
+                            path.display()
+                        ),
+                    ));
+                }
+                self.fail(batch, bytes, error);
+                return Ok(());
             }
-            self.fail(batch, bytes, LogError::io("write segment", &*path, e));
-            return Ok(());
-        }
+        };
         self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
         if config.fsync {
             if let Err(e) = file.sync_data() {
@@ -189,7 +185,7 @@ impl Writer {
         self.pacer.committed(batch.len(), started.elapsed());
 
         let first = self.next_offset;
-        self.active.len += self.buf.len() as u64;
+        self.active.len = end;
         self.next_offset = offset;
         self.last_ts = timestamp_ms;
         self.publish(&batch, positions, first, timestamp_ms);
@@ -208,6 +204,44 @@ impl Writer {
             next += count;
         }
         Ok(())
+    }
+
+    /// Frames the batch's records and writes them at `start`, at most [`WRITE_CHUNK`] bytes per
+    /// write, so the buffer stays small however large the batch. Returns each record's position,
+    /// the offset after the last record and the file position after it.
+    fn write_frames(
+        &mut self,
+        batch: &[AppendRequest],
+        file: &File,
+        start: u64,
+        timestamp_ms: i64,
+    ) -> Result<(Vec<u32>, Offset, u64), WriteFailure> {
+        let mut positions = Vec::with_capacity(batch.len());
+        let mut offset = self.next_offset;
+        let mut written = start;
+        self.buf.clear();
+        for payload in batch.iter().flat_map(|request| &request.payloads) {
+            let position = written + self.buf.len() as u64;
+            let position = u32::try_from(position).map_err(|_| {
+                WriteFailure::TooLarge(LogError::TooLarge {
+                    what: "segment",
+                    size: usize::try_from(position).unwrap_or(usize::MAX),
+                    limit: u32::MAX as usize,
+                })
+            })?;
+            positions.push(position);
+            frame::encode(&mut self.buf, offset, timestamp_ms, payload);
+            offset += 1;
+            if self.buf.len() >= WRITE_CHUNK {
+                file.write_all_at(&self.buf, written)
+                    .map_err(WriteFailure::Io)?;
+                written += self.buf.len() as u64;
+                self.buf.clear();
+            }
+        }
+        file.write_all_at(&self.buf, written)
+            .map_err(WriteFailure::Io)?;
+        Ok((positions, offset, written + self.buf.len() as u64))
     }
 
     /// Makes durable records visible: index first, then tail cache, then the head.

@@ -3,7 +3,10 @@
 //!
 //! Answers: 202 accepted; 400 invalid event (JSON body naming the attribute); 404 unknown broker;
 //! 405 other methods; `OPTIONS` answers the CloudEvents webhook handshake; 413 too large;
-//! 415 unsupported structured format; 503 with `Retry-After` when the log cannot take more now.
+//! 415 unsupported structured format; 503 with `Retry-After` when the log cannot take more now,
+//! or when the ingress [`budget`] of request bytes in memory stayed full for too long.
+
+pub mod budget;
 
 use crate::error::ApiError;
 use crate::runtime::append::AppendError;
@@ -95,9 +98,21 @@ async fn accept(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
+    // Room for the body until its events are durable (or refused); without a declared length,
+    // room for the largest body allowed.
+    let _room = runtime
+        .ingress_budget
+        .reserve(declared.unwrap_or(limit), budget::MAX_WAIT)
+        .await
+        .map_err(|err| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
+        })?;
     let body: Bytes = to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
-    let (mode, events) = ce_http::decode_request(headers, body.clone()).map_err(decode_error)?;
-    if !matches!(mode, ce_http::Mode::Batch) && body.len() > config.max_event_bytes {
+    let body_len = body.len();
+    // The events share the body; both are gone once encoded into records, before the append
+    // waits for its fsync.
+    let (mode, events) = ce_http::decode_request(headers, body).map_err(decode_error)?;
+    if !matches!(mode, ce_http::Mode::Batch) && body_len > config.max_event_bytes {
         return Err(too_large(config.max_event_bytes));
     }
     broker
