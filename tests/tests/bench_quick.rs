@@ -75,4 +75,11 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         "nothing was delivered end to end: {herald}"
     );
     assert!(out.path().join("latency.svg").exists(), "no chart");
+    // Where the system under test and the load generator ran is part of the record.
+    let placement = results["cores"]["placement"].as_str();
+    assert!(
+        matches!(placement, Some("split" | "shared")),
+        "no placement in {}",
+        results["cores"]
+    );
 }

@@ -4,6 +4,7 @@
 //! scenario that cannot start is reported and the run goes on.
 
 use super::error::BenchError;
+use super::placement::{self, Cpus};
 use super::procfs::ProcessProbe;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -42,16 +43,26 @@ pub struct HeraldProcess {
 }
 
 impl HeraldProcess {
-    /// Starts `binary serve` with `data_dir` and `flags`; its stderr goes to `<data_dir>.log`.
+    /// Starts `binary serve` with `data_dir` and `flags`, on `cpus` when given (its runtime then
+    /// sizes itself to them); its stderr goes to `<data_dir>.log`.
     pub async fn start(
         binary: &Path,
         data_dir: &Path,
         flags: &[String],
+        cpus: Option<&Cpus>,
     ) -> Result<HeraldProcess, BenchError> {
         let log_path = data_dir.with_extension("log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| BenchError::io(format!("creating {}", log_path.display()), e))?;
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(cpus) = cpus.cloned() {
+            // SAFETY: the closure only makes the sched_setaffinity system call (no allocation,
+            // no locks), which is allowed between fork and exec.
+            unsafe {
+                command.pre_exec(move || placement::set_own_affinity(&cpus));
+            }
+        }
+        let mut child = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .arg("--data-dir")

@@ -281,7 +281,7 @@ mod tests {
     #[tokio::test]
     async fn closed_loop_sends_back_to_back_and_every_event_arrives() {
         let clock = Clock::new();
-        let sink = Sink::start(clock).unwrap();
+        let sink = Sink::start(clock, None).unwrap();
         let load = direct(clock, &sink).await;
         let log = closed_loop(
             &load,
@@ -309,7 +309,7 @@ mod tests {
     #[tokio::test]
     async fn a_batching_target_takes_consecutive_ids_and_counts_every_event() {
         let clock = Clock::new();
-        let sink = Sink::start(clock).unwrap();
+        let sink = Sink::start(clock, None).unwrap();
         let target = HttpTarget::new(&sink.url(0), EventTemplate::new(64))
             .await
             .unwrap()
@@ -336,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn open_loop_keeps_the_schedule() {
         let clock = Clock::new();
-        let sink = Sink::start(clock).unwrap();
+        let sink = Sink::start(clock, None).unwrap();
         let load = direct(clock, &sink).await;
         let log = open_loop(&load, 500.0, Duration::from_millis(300), 8)
             .await

@@ -13,6 +13,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(md, "# Herald benchmark\n");
     let _ = writeln!(md, "- Machine: {}", report.machine.summary());
     let _ = writeln!(md, "- Date: {}", report.machine.date);
+    let _ = writeln!(md, "- Placement: {}", report.cores.describe());
     let steps: Vec<String> = s.steps.iter().map(|p| format!("{p}%")).collect();
     let _ = writeln!(
         md,
@@ -227,6 +228,7 @@ mod tests {
     use super::*;
     use crate::bench::machine::Machine;
     use crate::bench::options::Options;
+    use crate::bench::placement::{Cores, Cpus};
     use clap::Parser;
 
     #[test]
@@ -240,13 +242,18 @@ mod tests {
         durable.delivered_per_sec = Some(8_000.0);
         durable.error_detail.lost = 3;
         durable.fail("herald exited badly".into());
+        let cores = Cores::resolve(settings.placement, &Cpus(vec![0, 1]));
         let report = Report::new(
             Machine::describe(std::path::Path::new(".")),
             settings,
+            cores,
             vec![direct, durable],
         );
         let md = render(&report);
         assert!(md.contains("| direct | 20,000 | 20,000 |"), "{md}");
+        assert!(md.contains(
+            "- Placement: split: the system under test on CPU 0, the load generator on CPU 1"
+        ));
         assert!(md.contains("**PASS** herald-durable end-to-end throughput ≥ 0.35 × direct: 0.40"));
         assert!(md.contains("**NOT MEASURED** herald-durable ingress accept rate"));
         assert!(md.contains("- herald-durable: lost 3,"));

@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod options;
 pub mod pacer;
 pub mod phase;
+pub mod placement;
 pub mod procfs;
 pub mod report;
 pub mod results;
@@ -51,18 +52,25 @@ pub async fn run(settings: Settings) -> Result<Report, BenchError> {
     let data_root = settings.out.join("herald-data");
     let machine = machine::Machine::describe(&settings.out);
     eprintln!("herald-bench: {}", machine.summary());
+    let cores = placement::Cores::resolve(settings.placement, &placement::allowed_cpus()?);
+    eprintln!("herald-bench: placement {}", cores.describe());
+    // This thread runs the sender; the threads it starts (pacer, subscriber) inherit its cores.
+    if let Some(generator) = &cores.generator {
+        placement::pin_this_thread(generator)?;
+    }
     let runner = runner::Runner {
         settings: &settings,
         herald,
         data_root: data_root.clone(),
         clock: clock::Clock::new(),
         template: event::EventTemplate::new(settings.event_size),
+        cores: cores.clone(),
     };
     let scenarios = runner.run_all().await;
     // Only logs of failed scenarios remain; drop the directory when there are none.
     let _ = std::fs::remove_dir(&data_root);
     let out = settings.out.clone();
-    let report = Report::new(machine, settings, scenarios);
+    let report = Report::new(machine, settings, cores, scenarios);
     for path in report.write(&out)? {
         eprintln!("herald-bench: wrote {}", path.display());
     }

@@ -1,6 +1,7 @@
 //! Command-line options of `herald-bench` and the settings a run resolves from them (what
 //! `--quick` changes), with parsers for sizes (`1KiB`) and durations (`10s`, `500ms`).
 
+use super::placement::Placement;
 use super::scenario::ScenarioName;
 use clap::Parser;
 use serde::Serialize;
@@ -70,6 +71,10 @@ pub struct Options {
     /// Stop waiting for deliveries after this long without one (then the missing ones are lost).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// `split`: the system under test on the first core, the load generator on the others (as
+    /// if on another machine); `shared`: every process on every core.
+    #[arg(long, value_enum, default_value_t = Placement::Split)]
+    pub placement: Placement,
 }
 
 /// What a run does, with `--quick` and the defaults applied.
@@ -93,6 +98,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     #[serde(serialize_with = "seconds")]
     pub drain_timeout: Duration,
+    pub placement: Placement,
 }
 
 impl Options {
@@ -128,6 +134,7 @@ impl Options {
             open_workers: self.open_workers.max(1),
             request_timeout: self.request_timeout,
             drain_timeout: self.drain_timeout,
+            placement: self.placement,
         }
     }
 }

@@ -6,6 +6,7 @@ use super::error::BenchError;
 use super::machine::Machine;
 use super::markdown;
 use super::options::Settings;
+use super::placement::Cores;
 use super::results::ScenarioResult;
 use super::targets::{self, Ratio, TargetCheck};
 use serde::Serialize;
@@ -15,14 +16,22 @@ use std::path::{Path, PathBuf};
 pub struct Report {
     pub machine: Machine,
     pub settings: Settings,
+    /// Where the system under test and the load generator ran.
+    pub cores: Cores,
     pub scenarios: Vec<ScenarioResult>,
     pub ratios: Vec<Ratio>,
     pub targets: Vec<TargetCheck>,
 }
 
 impl Report {
-    pub fn new(machine: Machine, settings: Settings, scenarios: Vec<ScenarioResult>) -> Report {
+    pub fn new(
+        machine: Machine,
+        settings: Settings,
+        cores: Cores,
+        scenarios: Vec<ScenarioResult>,
+    ) -> Report {
         Report {
+            cores,
             ratios: targets::ratios(&scenarios),
             targets: targets::targets(&scenarios),
             machine,

@@ -12,6 +12,7 @@ use super::jetstream::JetStreamTarget;
 use super::load::Load;
 use super::options::Settings;
 use super::phase::{self, Pace, PhaseContext};
+use super::placement::{self, Cores};
 use super::procfs::ProcessProbe;
 use super::results::{PhaseResult, ScenarioResult};
 use super::scenario::{ScenarioName, System, TriggerSet};
@@ -36,6 +37,8 @@ pub struct Runner<'a> {
     pub data_root: PathBuf,
     pub clock: Clock,
     pub template: EventTemplate,
+    /// Where the system under test and the load generator run.
+    pub cores: Cores,
 }
 
 impl Runner<'_> {
@@ -58,7 +61,8 @@ impl Runner<'_> {
     async fn run(&self, name: ScenarioName, result: &mut ScenarioResult) -> Result<(), BenchError> {
         match name.system() {
             System::Direct => {
-                let sink = Sink::start(self.clock)?;
+                // The receiving end of the hop is the system under test here.
+                let sink = Sink::start(self.clock, self.cores.system.as_ref())?;
                 let target = HttpTarget::new(&sink.url(0), self.template.clone()).await?;
                 let context = self.context(Target::Http(target), Some(&sink), 1);
                 self.measure(&context, None, result).await
@@ -68,7 +72,7 @@ impl Runner<'_> {
                 triggers,
                 batch,
             } => {
-                let sink = Sink::start(self.clock)?;
+                let sink = Sink::start(self.clock, None)?;
                 let data_dir = self.data_dir(name)?;
                 let herald = self.start_herald(&data_dir, flags, triggers, &sink).await?;
                 result.idle_rss_mib = herald.probe.rss_mib();
@@ -93,6 +97,18 @@ impl Runner<'_> {
                     JetStreamTarget::create(&self.settings.nats_url, &self.template).await?;
                 let target = Arc::new(Target::JetStream(stream));
                 let nats = ProcessProbe::find_by_name("nats-server");
+                // Without the right to move it (another user's server), it runs where it is.
+                let _pinned = match (nats, &self.cores.system) {
+                    (Some(nats), Some(system)) => placement::pin_process(nats.pid, system)
+                        .inspect_err(|err| {
+                            eprintln!("herald-bench:   {err}");
+                            result
+                                .description
+                                .push_str(" (nats-server not moved: shared cores)");
+                        })
+                        .ok(),
+                    _ => None,
+                };
                 let context = PhaseContext {
                     load: self.load(target.clone()),
                     sink: None,
@@ -109,7 +125,7 @@ impl Runner<'_> {
                 measured.and(deleted)
             }
             System::IdleHerald { triggers } => {
-                let sink = Sink::start(self.clock)?;
+                let sink = Sink::start(self.clock, None)?;
                 let data_dir = self.data_dir(name)?;
                 let herald = self.start_herald(&data_dir, &[], triggers, &sink).await?;
                 tokio::time::sleep(IDLE_SETTLE).await;
@@ -176,7 +192,8 @@ impl Runner<'_> {
             .ok_or_else(|| BenchError::HeraldMissing(PathBuf::from("herald")))?;
         let mut all_flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
         all_flags.extend(self.settings.herald_args.iter().cloned());
-        let herald = HeraldProcess::start(binary, data_dir, &all_flags).await?;
+        let herald =
+            HeraldProcess::start(binary, data_dir, &all_flags, self.cores.system.as_ref()).await?;
         let manifests = triggers.manifests(|i| sink.url(i));
         let started = std::time::Instant::now();
         herald.apply(&manifests).await?;

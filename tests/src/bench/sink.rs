@@ -5,6 +5,7 @@
 use super::clock::Clock;
 use super::error::BenchError;
 use super::event::{ID_HEADER, SENT_HEADER};
+use super::placement::{self, Cpus};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Empty};
@@ -46,8 +47,9 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts the subscriber on 127.0.0.1, on a port the system picks.
-    pub fn start(clock: Clock) -> Result<Sink, BenchError> {
+    /// Starts the subscriber on 127.0.0.1, on a port the system picks; its thread runs on
+    /// `cpus` when given (else where the calling thread may run).
+    pub fn start(clock: Clock, cpus: Option<&Cpus>) -> Result<Sink, BenchError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .map_err(|e| BenchError::io("binding the subscriber", e))?;
         listener
@@ -67,9 +69,17 @@ impl Sink {
         });
         let (stop, stopped) = oneshot::channel();
         let serving = shared.clone();
+        let cpus = cpus.cloned();
         let thread = std::thread::Builder::new()
             .name("bench-subscriber".into())
-            .spawn(move || runtime.block_on(serve(listener, serving, stopped)))
+            .spawn(move || {
+                if let Some(cpus) = cpus
+                    && let Err(err) = placement::pin_this_thread(&cpus)
+                {
+                    eprintln!("herald-bench: the subscriber runs unpinned: {err}");
+                }
+                runtime.block_on(serve(listener, serving, stopped))
+            })
             .map_err(|e| BenchError::io("starting the subscriber thread", e))?;
         Ok(Sink {
             base_url: format!("http://{addr}"),
@@ -188,7 +198,7 @@ mod tests {
     #[tokio::test]
     async fn logs_benchmark_events_and_ignores_others() {
         let clock = Clock::new();
-        let sink = Sink::start(clock).unwrap();
+        let sink = Sink::start(clock, None).unwrap();
         let client = reqwest::Client::new();
         let sent = clock.now_ns();
         let answer = client
