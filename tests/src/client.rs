@@ -1,5 +1,6 @@
-//! Client commands of the `herald` binary beyond [`Herald::cli`]: parsed JSON output, commands
-//! that must succeed, and commands left running in the background (to interrupt them).
+//! Clients of a running Herald beyond [`Herald::cli`]: commands of the `herald` binary with parsed
+//! JSON output, commands that must succeed, commands left running in the background (to interrupt
+//! them), and the admin API's metrics page.
 
 use crate::process::{Herald, herald_bin};
 use std::process::{Child, Command, Output, Stdio};
@@ -35,6 +36,20 @@ impl Herald {
             .stderr(Stdio::null())
             .spawn()
             .expect("the herald client starts")
+    }
+
+    /// The admin API's Prometheus metrics page.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.admin);
+        let response = reqwest::get(&url)
+            .await
+            .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+        assert!(
+            response.status().is_success(),
+            "GET {url}: {}",
+            response.status()
+        );
+        response.text().await.expect("the metrics page is text")
     }
 }
 

@@ -273,12 +273,7 @@ async fn dry_run_changes_nothing_and_replay_delivers_each_once() {
             .all(|r| r.event.as_ref().unwrap().source() == "/dlq-tests")
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", herald.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     let replay_attempts = |outcome: &str, code: &str| {
         metrics.lines().any(|l| {
             l.starts_with("herald_delivery_attempts_total{")

@@ -143,12 +143,7 @@ async fn exponential_backoff_is_capped_then_dead_lettered_with_error_extensions(
         .unwrap();
     assert_eq!(data, b"database on fire");
 
-    let metrics = reqwest::get(format!("{}/metrics", herald.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     assert!(
         metrics
             .lines()
@@ -589,12 +584,7 @@ async fn concurrency_adapts_to_the_subscriber() {
         trigger_status(&herald, "adaptive")
     );
     // Never above the configured maximum.
-    let metrics = reqwest::get(format!("{}/metrics", herald.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     assert!(
         metrics.contains("herald_trigger_concurrency_limit{"),
         "{metrics}"

@@ -302,14 +302,7 @@ async fn bad_requests_get_clear_answers() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Nothing of all that was stored.
-    let metrics = client
-        .get(format!("{}/metrics", herald.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     let received = metrics
         .lines()
         .find(|l| l.starts_with("herald_events_received_total{"))
@@ -319,12 +312,7 @@ async fn bad_requests_get_clear_answers() {
 
 /// The value of an unlabelled gauge in the admin API's metrics.
 async fn gauge(herald: &Herald, name: &str) -> i64 {
-    let metrics = reqwest::get(format!("{}/metrics", herald.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
