@@ -84,22 +84,25 @@ pub async fn render(runtime: &Runtime) -> String {
         "Current adaptive limit of deliveries in flight",
         concurrency,
     );
-    let budget = Gauge::<i64>::default();
-    budget.set(runtime.ingress_budget.total() as i64);
     registry.register(
         "ingress_budget_bytes",
         "Bytes of request bodies the ingress may hold at once",
-        budget,
+        gauge_of(runtime.ingress_budget.total()),
     );
-    let reserved = Gauge::<i64>::default();
-    reserved.set(runtime.ingress_budget.in_use() as i64);
     registry.register(
         "ingress_reserved_bytes",
         "Bytes of the ingress budget held by requests now",
-        reserved,
+        gauge_of(runtime.ingress_budget.in_use()),
     );
     runtime.metrics.register(&mut registry);
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
     text
+}
+
+/// An unlabelled gauge holding `value`.
+fn gauge_of(value: usize) -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(value as i64);
+    gauge
 }
