@@ -1,11 +1,15 @@
 //! The ingress, driven through the real binary: every content mode and spec version arrives at a
-//! subscriber with identical attributes and data, and bad requests get the right answers.
+//! subscriber with identical attributes and data, bad requests get the right answers, and the
+//! bytes of requests held in memory stay within the ingress budget.
 
 use herald_tests::process::Herald;
 use herald_tests::subscriber::Subscriber;
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::path::Path;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -321,58 +325,83 @@ async fn gauge(herald: &Herald, name: &str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn requests_beyond_the_ingress_budget_wait_for_room_instead_of_piling_up_in_memory() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = tempfile::tempdir().unwrap();
-    let herald = Herald::start(dir.path(), &["--max-ingress-bytes", "3000"]);
-    let subscriber = Subscriber::accepting().await;
-    herald.apply(&trigger("all", &subscriber.url, "binary"));
-    let url = herald.broker_url("default", "default");
-    assert_eq!(gauge(&herald, "herald_ingress_budget_bytes").await, 3000);
-
-    // A slow client declares 2,000 bytes and sends half: its room is held while it dawdles.
+/// Starts a POST of a binary-mode event with id `id` on a raw connection, sending the head (whose
+/// last header is `framing`) and `first` bytes of body; the rest is up to the test.
+async fn start_raw_post(herald: &Herald, id: &str, framing: &str, first: &[u8]) -> TcpStream {
     let address = herald.ingress.trim_start_matches("http://");
-    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
     let head = format!(
         "POST /default/default HTTP/1.1\r\nhost: {address}\r\nce-specversion: 1.0\r\n\
-         ce-id: slow\r\nce-source: /slow\r\nce-type: t\r\ncontent-type: text/plain\r\n\
-         content-length: 2000\r\n\r\n"
+         ce-id: {id}\r\nce-source: /raw\r\nce-type: t\r\ncontent-type: text/plain\r\n\
+         {framing}\r\n\r\n"
     );
-    slow.write_all(head.as_bytes()).await.unwrap();
-    slow.write_all(&[b'a'; 1000]).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    stream
+}
+
+/// Reads the status line of the answer on a raw connection.
+async fn raw_status(stream: &mut TcpStream) -> String {
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Waits until the ingress budget holds at least `bytes`, and returns what it holds.
+async fn reserved_at_least(herald: &Herald, bytes: i64) -> i64 {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while gauge(&herald, "herald_ingress_reserved_bytes").await != 2000 {
+    loop {
+        let reserved = gauge(herald, "herald_ingress_reserved_bytes").await;
+        if reserved >= bytes {
+            return reserved;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the slow request never reserved"
+            "the budget never held {bytes} bytes (it holds {reserved})"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Posts a binary-mode text event with id `id`.
+async fn post_text(url: &str, id: &str, body: &str) -> (StatusCode, String) {
+    let headers = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", id),
+        ("ce-source", "/fast"),
+        ("ce-type", "t"),
+        ("content-type", "text/plain"),
+    ];
+    post(url, &headers, body).await
+}
+
+/// A Herald whose ingress may hold 3,000 bytes of requests, with one Trigger for everything.
+async fn herald_with_a_small_budget(dir: &Path) -> (Herald, Subscriber) {
+    let herald = Herald::start(dir, &["--max-ingress-bytes", "3000"]);
+    let subscriber = Subscriber::accepting().await;
+    herald.apply(&trigger("all", &subscriber.url, "binary"));
+    assert_eq!(gauge(&herald, "herald_ingress_budget_bytes").await, 3000);
+    (herald, subscriber)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_beyond_the_ingress_budget_wait_for_room_instead_of_piling_up_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (herald, subscriber) = herald_with_a_small_budget(dir.path()).await;
+    let url = herald.broker_url("default", "default");
+
+    // A slow client declares 2,000 bytes and sends half: its room is held while it dawdles.
+    let mut slow = start_raw_post(&herald, "slow", "content-length: 2000", &[b'a'; 1000]).await;
+    assert_eq!(reserved_at_least(&herald, 2000).await, 2000);
 
     // 1,500 more bytes do not fit in 3,000: this request waits, it is not refused.
-    let waiting = tokio::spawn(async move {
-        post(
-            &url,
-            &[
-                ("ce-specversion", "1.0"),
-                ("ce-id", "waits"),
-                ("ce-source", "/fast"),
-                ("ce-type", "t"),
-                ("content-type", "text/plain"),
-            ],
-            &"b".repeat(1500),
-        )
-        .await
-    });
+    let waiting = tokio::spawn(async move { post_text(&url, "waits", &"b".repeat(1500)).await });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!waiting.is_finished(), "the second request did not wait");
 
     // The slow client finishes: both are accepted, and all the room comes back.
     slow.write_all(&[b'a'; 1000]).await.unwrap();
-    let mut answer = [0u8; 12];
-    slow.read_exact(&mut answer).await.unwrap();
-    assert_eq!(&answer, b"HTTP/1.1 202");
+    assert_eq!(raw_status(&mut slow).await, "HTTP/1.1 202");
     let (status, text) = waiting.await.unwrap();
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     let mut ids = subscriber
@@ -383,5 +412,49 @@ async fn requests_beyond_the_ingress_budget_wait_for_room_instead_of_piling_up_i
         .collect::<Vec<_>>();
     ids.sort();
     assert_eq!(ids, ["slow", "waits"]);
+    assert_eq!(gauge(&herald, "herald_ingress_reserved_bytes").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_request_holds_only_the_room_of_what_it_has_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (herald, subscriber) = herald_with_a_small_budget(dir.path()).await;
+    let url = herald.broker_url("default", "default");
+
+    // A chunked body has no declared length: it holds room for each chunk as it arrives, not
+    // for the largest body allowed (which would be the whole budget here).
+    let first_chunk = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
+    let mut chunked = start_raw_post(
+        &herald,
+        "chunked",
+        "transfer-encoding: chunked",
+        &first_chunk,
+    )
+    .await;
+    let reserved = reserved_at_least(&herald, 1000).await;
+    assert!(
+        reserved <= 1001,
+        "the chunked request holds {reserved} bytes"
+    );
+
+    // 1,500 bytes fit beside it, so this request is accepted while the chunked one is open.
+    let (status, text) = tokio::time::timeout(
+        Duration::from_secs(5),
+        post_text(&url, "beside", &"b".repeat(1500)),
+    )
+    .await
+    .expect("the request waited for room the chunked one does not use");
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+
+    // The chunked request ends: accepted whole, and all the room comes back.
+    let rest = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n0\r\n\r\n"].concat();
+    chunked.write_all(&rest).await.unwrap();
+    assert_eq!(raw_status(&mut chunked).await, "HTTP/1.1 202");
+    let received = subscriber.wait_for(2, WAIT).await;
+    let chunked_event = received
+        .iter()
+        .find(|r| header(r, "ce-id") == "chunked")
+        .expect("the chunked event was delivered");
+    assert_eq!(chunked_event.body.len(), 2000);
     assert_eq!(gauge(&herald, "herald_ingress_reserved_bytes").await, 0);
 }

@@ -1,10 +1,10 @@
 //! The ingress memory budget: how many bytes of request bodies the ingress holds at once, over
-//! all requests. A request reserves its declared `Content-Length` (or, without one, the largest
-//! body it may send) before its body is read, and keeps the reservation until its events are
-//! durable: while they are decoded, encoded into records and waiting for the fsync. Requests
-//! beyond the budget wait their turn, first come first served, with their bodies still in the
-//! kernel's socket buffers, so overload turns into latency (and, past [`MAX_WAIT`], a 503),
-//! never into unbounded memory.
+//! all requests. A request reserves its declared `Content-Length` before its body is read (a
+//! chunked body, with no length, grows its reservation chunk by chunk as they arrive), and keeps
+//! the reservation until its events are durable: while they are decoded, encoded into records
+//! and waiting for the fsync. Requests beyond the budget wait their turn, first come first
+//! served, with their bodies still in the kernel's socket buffers, so overload turns into latency
+//! (and, past [`MAX_WAIT`], a 503), never into unbounded memory.
 
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -22,7 +22,8 @@ pub struct Budget {
 /// Room held by one request; given back when dropped.
 #[derive(Debug)]
 pub struct Reservation<'a> {
-    _permit: SemaphorePermit<'a>,
+    budget: &'a Budget,
+    permit: SemaphorePermit<'a>,
 }
 
 /// No room came free within the wait.
@@ -62,14 +63,44 @@ impl Budget {
         bytes: usize,
         wait: Duration,
     ) -> Result<Reservation<'_>, Exhausted> {
-        let wanted = u32::try_from(bytes.clamp(1, self.total)).unwrap_or(u32::MAX);
+        let permit = self.acquire(bytes.clamp(1, self.total), wait).await?;
+        Ok(Reservation {
+            budget: self,
+            permit,
+        })
+    }
+
+    async fn acquire(
+        &self,
+        bytes: usize,
+        wait: Duration,
+    ) -> Result<SemaphorePermit<'_>, Exhausted> {
+        let wanted = u32::try_from(bytes).unwrap_or(u32::MAX);
         match tokio::time::timeout(wait, self.free.acquire_many(wanted)).await {
-            Ok(Ok(permit)) => Ok(Reservation { _permit: permit }),
+            Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) | Err(_) => Err(Exhausted {
                 total: self.total,
                 waited: wait,
             }),
         }
+    }
+}
+
+impl Reservation<'_> {
+    /// Bytes this reservation holds.
+    pub fn bytes(&self) -> usize {
+        self.permit.num_permits()
+    }
+
+    /// Holds `bytes` more, waiting up to `wait` for room; never more than the whole budget. On
+    /// failure the reservation keeps what it had.
+    pub async fn grow(&mut self, bytes: usize, wait: Duration) -> Result<(), Exhausted> {
+        let wanted = bytes.min(self.budget.total - self.bytes());
+        if wanted > 0 {
+            let more = self.budget.acquire(wanted, wait).await?;
+            self.permit.merge(more);
+        }
+        Ok(())
     }
 }
 
@@ -132,5 +163,23 @@ mod tests {
         assert!(budget.reserve(1, Duration::from_millis(10)).await.is_err());
         drop(all);
         assert!(budget.reserve(1, Duration::from_millis(10)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reservation_grows_as_a_chunked_body_arrives_up_to_the_whole_budget() {
+        let budget = Budget::new(1000);
+        let mut room = budget.reserve(0, MAX_WAIT).await.unwrap();
+        assert_eq!(room.bytes(), 1);
+        room.grow(300, MAX_WAIT).await.unwrap();
+        assert_eq!(budget.in_use(), 301);
+        let other = budget.reserve(600, MAX_WAIT).await.unwrap();
+        // 200 more do not fit beside 301 + 600: the grow fails and keeps what it had.
+        assert!(room.grow(200, Duration::from_millis(20)).await.is_err());
+        assert_eq!(room.bytes(), 301);
+        drop(other);
+        room.grow(5000, MAX_WAIT).await.unwrap();
+        assert_eq!(room.bytes(), 1000);
+        drop(room);
+        assert_eq!(budget.in_use(), 0);
     }
 }

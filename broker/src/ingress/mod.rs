@@ -17,7 +17,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use bytes::Bytes;
+use budget::{Budget, Reservation};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use herald_cloudevent::http as ce_http;
 use herald_log::LogError;
 use herald_triggers::dispatch::settle::TTL;
@@ -85,12 +87,6 @@ async fn accept(
 ) -> Result<(), ApiError> {
     let config = &runtime.config;
     let limit = config.max_event_bytes.max(config.max_batch_bytes);
-    let too_large = |limit: usize| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the event exceeds the maximum size of {limit} bytes"),
-        )
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -98,16 +94,8 @@ async fn accept(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    // Room for the body until its events are durable (or refused); without a declared length,
-    // room for the largest body allowed.
-    let _room = runtime
-        .ingress_budget
-        .reserve(declared.unwrap_or(limit), budget::MAX_WAIT)
-        .await
-        .map_err(|err| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
-        })?;
-    let body: Bytes = to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+    // Room for the body is held until its events are durable (or refused).
+    let (body, _room) = read_body(&runtime.ingress_budget, body, declared, limit).await?;
     let body_len = body.len();
     // The events share the body; both are gone once encoded into records, before the append
     // waits for its fsync.
@@ -119,6 +107,53 @@ async fn accept(
         .append(events, config.max_event_bytes)
         .await
         .map_err(append_error)
+}
+
+/// Reads the body while holding room for it in the ingress budget: its declared length before
+/// reading, or, for a chunked body with no length, each chunk's size as it arrives (so a chunked
+/// request holds no more than it has sent).
+async fn read_body(
+    budget: &Budget,
+    body: Body,
+    declared: Option<usize>,
+    limit: usize,
+) -> Result<(Bytes, Reservation<'_>), ApiError> {
+    let full = |err: budget::Exhausted| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
+    };
+    let mut room = budget
+        .reserve(declared.unwrap_or(0), budget::MAX_WAIT)
+        .await
+        .map_err(full)?;
+    if declared.is_some() {
+        let body = to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+        return Ok((body, room));
+    }
+    let mut chunks = body.into_data_stream();
+    let mut read = BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("reading the request body failed: {err}"),
+            )
+        })?;
+        if read.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        room.grow(chunk.len(), budget::MAX_WAIT)
+            .await
+            .map_err(full)?;
+        read.extend_from_slice(&chunk);
+    }
+    Ok((read.freeze(), room))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the event exceeds the maximum size of {limit} bytes"),
+    )
 }
 
 fn decode_error(err: ce_http::DecodeError) -> ApiError {
