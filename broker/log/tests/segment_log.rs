@@ -399,3 +399,111 @@ async fn an_append_larger_than_one_write_lands_whole_and_survives_reopening() {
     check(read_all(&log).await);
     log.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn zeros_after_the_last_record_are_unused_space_and_cut() {
+    crash_case(10, 10, |path, len| {
+        open_rw(path)
+            .set_len(len + 4096)
+            .expect("extend with zeros")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn zeros_where_a_record_should_start_with_data_after_them_are_damage() {
+    crash_case(10, 5, |path, _| {
+        open_rw(path)
+            .write_all_at(&[0u8; 24], 5 * RECORD)
+            .expect("zero a header")
+    })
+    .await;
+}
+
+/// Waits until the log's spare segment has been made (its file has `bytes`), then a little
+/// longer for its fsync to finish.
+async fn wait_for_spare(dir: &Path, bytes: u64) {
+    let spare = dir.join("next-segment.spare");
+    for _ in 0..500 {
+        if fs::metadata(&spare).is_ok_and(|m| m.len() == bytes) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "no spare segment of {bytes} bytes appeared in {}",
+        dir.display()
+    );
+}
+
+#[tokio::test]
+async fn a_roll_takes_the_zero_filled_spare_and_reopening_cuts_its_unused_zeros() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("open");
+    append_each(&log, 0..2).await;
+    assert!(
+        !dir.path().join("next-segment.spare").exists(),
+        "a spare is made only once a quarter of the segment is written"
+    );
+    append_each(&log, 2..10).await;
+    wait_for_spare(dir.path(), 10 * RECORD).await;
+
+    // Record 10 rolls into the spare: a full-size file of zeros holding one record.
+    append_each(&log, 10..12).await;
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 2);
+    assert_eq!(fs::metadata(&files[0]).expect("stat").len(), 10 * RECORD);
+    assert_eq!(fs::metadata(&files[1]).expect("stat").len(), 10 * RECORD);
+    assert!(!dir.path().join("next-segment.spare").exists());
+    assert_records(&read_all(&log).await, 0..12);
+    log.close().await.expect("close");
+    drop(log);
+
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("reopen");
+    assert_eq!(log.head(), 12);
+    assert_records(&read_all(&log).await, 0..12);
+    assert_eq!(fs::metadata(&files[1]).expect("stat").len(), 2 * RECORD);
+    assert_eq!(log.append(vec![payload(12)]).await.expect("append"), 12);
+    assert_records(&read_all(&log).await, 0..13);
+}
+
+#[tokio::test]
+async fn an_older_segment_ending_in_zeros_is_served_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("open");
+    append_each(&log, 0..25).await;
+    log.close().await.expect("close");
+    drop(log);
+    // As if the writer crashed before trimming a full segment made from a spare.
+    let first = segment_files(dir.path()).remove(0);
+    open_rw(&first).set_len(20 * RECORD).expect("extend");
+
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("reopen");
+    assert_eq!((log.earliest(), log.head()), (0, 25));
+    assert_records(&read_all(&log).await, 0..25);
+}
+
+#[tokio::test]
+async fn without_fsync_no_spare_is_made() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        fsync: false,
+        ..small_segments()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    append_each(&log, 0..25).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!dir.path().join("next-segment.spare").exists());
+    for file in &segment_files(dir.path())[..2] {
+        assert_eq!(fs::metadata(file).expect("stat").len(), 10 * RECORD);
+    }
+}

@@ -5,6 +5,7 @@
 //! * `<base offset, 20 digits>.log` — a segment: consecutive framed records (see `frame`) starting
 //!   at its base offset. Only the last segment is written to.
 //! * `log.lock` — held with an exclusive lock while the log is open.
+//! * `next-segment.spare` — a zero-filled file the writer rolls into next (see `spare`).
 //!
 //! Appends go through a [`CommitQueue`] to one writer thread (see `writer`), which performs group
 //! commit. Readers never wait for the writer: tail reads come from an in-memory cache of the newest
@@ -14,6 +15,7 @@ mod index;
 mod read;
 mod recovery;
 mod retention;
+mod spare;
 mod writer;
 
 use std::path::{Path, PathBuf};

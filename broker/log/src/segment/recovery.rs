@@ -6,6 +6,10 @@
 //! * In an **older** segment, the file is left as it is for inspection, but nothing from the first
 //!   bad frame to the end of that segment is served; this is reported with `tracing::error!`.
 //!   Readers skip from there to the next segment, so offsets are never reused.
+//! * Zeros from a frame boundary to the end of the file are the unused part of a spare segment
+//!   (see `spare`), not damage: the data ends there, quietly. In the last segment they are cut
+//!   too, so nothing written there before a crash can resurface. Zeros followed by anything else
+//!   are damage like any other.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read};
@@ -37,6 +41,8 @@ struct Scan {
     file_len: u64,
     max_ts: i64,
     fault: Option<String>,
+    /// Whether the file ends in zeros after the data (an unused spare's tail).
+    zero_tail: bool,
 }
 
 /// Recovers the segments in `dir`, creating the first one if there is none.
@@ -117,12 +123,6 @@ fn recover_segment(dir: &Path, base: u64, last: bool, fsync: bool) -> Result<Seg
                 reason = %fault,
                 "cutting the damaged tail of the last segment; appends resume at offset {served_end}"
             );
-            file.set_len(scan.data_end)
-                .map_err(|e| LogError::io("truncate segment", &path, e))?;
-            if fsync {
-                file.sync_all()
-                    .map_err(|e| LogError::io("fsync segment", &path, e))?;
-            }
         } else {
             tracing::error!(
                 segment = %path.display(),
@@ -130,6 +130,16 @@ fn recover_segment(dir: &Path, base: u64, last: bool, fsync: bool) -> Result<Seg
                 reason = %fault,
                 "corruption inside an older segment: records from offset {served_end} to the end of this segment are not served"
             );
+        }
+    } else if scan.zero_tail {
+        tracing::debug!(segment = %path.display(), data_end = scan.data_end, "unused spare space after the data");
+    }
+    if last && scan.data_end < scan.file_len {
+        file.set_len(scan.data_end)
+            .map_err(|e| LogError::io("truncate segment", &path, e))?;
+        if fsync {
+            file.sync_all()
+                .map_err(|e| LogError::io("fsync segment", &path, e))?;
         }
     }
     let mut segment = Segment::new(base, path, file);
@@ -170,6 +180,7 @@ fn scan(file: &File, path: &Path, base: u64) -> Result<Scan, LogError> {
         file_len,
         max_ts: i64::MIN,
         fault: None,
+        zero_tail: false,
     };
     let mut header_bytes = [0u8; HEADER_LEN];
     let mut payload = Vec::new();
@@ -177,13 +188,25 @@ fn scan(file: &File, path: &Path, base: u64) -> Result<Scan, LogError> {
         let position = scan.data_end;
         let remaining = file_len - position;
         let fault = |f: FrameFault| Some(f.to_string());
+        let head = &mut header_bytes
+            [..usize::try_from(remaining).map_or(HEADER_LEN, |r| r.min(HEADER_LEN))];
+        reader
+            .read_exact(head)
+            .map_err(|e| LogError::io("read segment", path, e))?;
+        if head.iter().all(|&b| b == 0) {
+            // No frame header is all zeros (the CRC of zero fields is not zero): this is an
+            // unused spare's tail, if it is zeros to the end.
+            if rest_is_zero(&mut reader).map_err(|e| LogError::io("read segment", path, e))? {
+                scan.zero_tail = true;
+            } else {
+                scan.fault = Some("zeros where a record should start, and data after them".into());
+            }
+            break;
+        }
         if remaining < HEADER_LEN as u64 {
             scan.fault = fault(FrameFault::Truncated);
             break;
         }
-        reader
-            .read_exact(&mut header_bytes)
-            .map_err(|e| LogError::io("read segment", path, e))?;
         let announced = Header::parse(&header_bytes);
         if announced.frame_len() > remaining {
             scan.fault = fault(FrameFault::Truncated);
@@ -210,4 +233,18 @@ fn scan(file: &File, path: &Path, base: u64) -> Result<Scan, LogError> {
         scan.data_end = position + header.frame_len();
     }
     Ok(scan)
+}
+
+/// Whether everything `reader` has left is zeros.
+fn rest_is_zero(reader: &mut impl Read) -> std::io::Result<bool> {
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) if chunk[..n].iter().any(|&b| b != 0) => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -27,6 +27,7 @@ use crate::{LogRecord, Offset};
 
 use super::Shared;
 use super::recovery::create_segment;
+use super::spare::Spares;
 
 /// Upper bound on the bytes written by one batch (a single larger append is still written alone).
 const MAX_BATCH_BYTES: usize = 8 << 20;
@@ -73,6 +74,8 @@ pub(super) struct Writer {
     last_ts: i64,
     buf: Vec<u8>,
     pacer: Pacer,
+    /// Zero-filled files to roll into (only with fsync: they make each sync cheaper).
+    spares: Option<Spares>,
 }
 
 impl Writer {
@@ -82,6 +85,10 @@ impl Writer {
         next_offset: Offset,
         last_ts: i64,
     ) -> Writer {
+        let config = &shared.config;
+        let spares = config
+            .fsync
+            .then(|| Spares::new(&shared.dir, config.segment_bytes));
         Writer {
             shared,
             active,
@@ -89,6 +96,7 @@ impl Writer {
             last_ts,
             buf: Vec::new(),
             pacer: Pacer::new(),
+            spares,
         }
     }
 
@@ -203,6 +211,9 @@ impl Writer {
             let _ = request.done.send(Ok(next));
             next += count;
         }
+        if let Some(spares) = &mut self.spares {
+            spares.want(self.active.len);
+        }
         Ok(())
     }
 
@@ -272,10 +283,23 @@ impl Writer {
         self.shared.head_tx.send_replace(self.next_offset);
     }
 
-    /// Starts a new active segment at the next offset, then applies retention.
+    /// Starts a new active segment at the next offset (the spare when one is ready), then
+    /// applies retention.
     fn roll(&mut self) -> Result<(), LogError> {
         let shared = &self.shared;
-        let segment = create_segment(&shared.dir, self.next_offset, shared.config.fsync)?;
+        let spare = match &mut self.spares {
+            Some(spares) => spares.take(self.next_offset)?,
+            None => None,
+        };
+        let segment = match spare {
+            Some(segment) => segment,
+            None => create_segment(&shared.dir, self.next_offset, shared.config.fsync)?,
+        };
+        // Give back what is left of a spare's zeros (recovery reads them as the end anyway).
+        if let Err(e) = self.active.file.set_len(self.active.len) {
+            let path = self.active.path.display();
+            tracing::warn!(segment = %path, error = %e, "trimming a full segment failed");
+        }
         tracing::debug!(segment = %segment.path.display(), "rolled to a new segment");
         self.active = Active {
             path: segment.path.clone(),
