@@ -6,7 +6,8 @@ use super::error::BenchError;
 use super::event::EventTemplate;
 use super::target::SendFailure;
 use bytes::Bytes;
-use http::{HeaderValue, Uri};
+use http::header::HOST;
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -62,9 +63,35 @@ impl HttpTarget {
         self.batch
     }
 
-    /// POSTs event `seq` (in batch mode, events `seq..seq + batch`); Ok on a 2xx answer. The
-    /// connection goes back to the pool unless it broke.
+    /// POSTs event `seq` (in batch mode, events `seq..seq + batch`); Ok on a 2xx answer.
     pub async fn send(&self, seq: u64, sent_ns: u64) -> Result<(), SendFailure> {
+        let (template, path, authority) = (&self.template, &self.path, &self.authority);
+        let request = if self.batch > 1 {
+            template.batch_request(path, authority, seq, self.batch, sent_ns)
+        } else {
+            template.request(path, authority, seq, sent_ns)
+        }
+        .map_err(|e| SendFailure::Request(e.to_string()))?;
+        self.exchange(request).await
+    }
+
+    /// POSTs an event received elsewhere as it came, `headers` and `body`, with this target's
+    /// host; Ok on a 2xx answer.
+    pub async fn forward(&self, mut headers: HeaderMap, body: Bytes) -> Result<(), SendFailure> {
+        headers.insert(HOST, self.authority.clone());
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self
+            .path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| SendFailure::Request(e.to_string()))?;
+        *request.headers_mut() = headers;
+        self.exchange(request).await
+    }
+
+    /// Sends `request` on an idle pooled connection (or a new one) and reads the whole answer;
+    /// the connection goes back to the pool unless it broke.
+    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<(), SendFailure> {
         let pooled = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
         let usable = match pooled {
             Some(mut c) => c.ready().await.is_ok().then_some(c),
@@ -74,13 +101,6 @@ impl HttpTarget {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let (template, path, authority) = (&self.template, &self.path, &self.authority);
-        let request = if self.batch > 1 {
-            template.batch_request(path, authority, seq, self.batch, sent_ns)
-        } else {
-            template.request(path, authority, seq, sent_ns)
-        }
-        .map_err(|e| SendFailure::Request(e.to_string()))?;
         let response = connection
             .send_request(request)
             .await

@@ -14,6 +14,7 @@ use super::options::Settings;
 use super::phase::{self, Pace, PhaseContext};
 use super::placement::{self, Cores};
 use super::procfs::ProcessProbe;
+use super::relay::Relay;
 use super::results::{PhaseResult, ScenarioResult};
 use super::scenario::{ScenarioName, System, TriggerSet};
 use super::sink::Sink;
@@ -64,6 +65,20 @@ impl Runner<'_> {
                 // The receiving end of the hop is the system under test here.
                 let sink = Sink::start(self.clock, self.cores.system.as_ref())?;
                 let target = HttpTarget::new(&sink.url(0), self.template.clone()).await?;
+                let context = self.context(Target::Http(target), Some(&sink), 1);
+                self.measure(&context, None, result).await
+            }
+            System::Relay => {
+                // The relay takes Herald's place on the system core; the subscriber stays with
+                // the load generator, as in the Herald scenarios.
+                let sink = Sink::start(self.clock, None)?;
+                let relay = Relay::start(
+                    &sink.url(0),
+                    self.template.clone(),
+                    self.cores.system.as_ref(),
+                )
+                .await?;
+                let target = HttpTarget::new(&relay.url(), self.template.clone()).await?;
                 let context = self.context(Target::Http(target), Some(&sink), 1);
                 self.measure(&context, None, result).await
             }

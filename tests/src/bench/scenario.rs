@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
 pub enum ScenarioName {
     Direct,
+    Relay,
     HeraldMemory,
     HeraldDurable,
     HeraldDurableNofsync,
@@ -94,6 +95,8 @@ fn trigger(index: u32, dialect: Dialect, event_type: &str, subscriber: &str) -> 
 pub enum System {
     /// The sender posts straight to the subscriber.
     Direct,
+    /// A relay that answers 202 and passes each event on to the subscriber, doing nothing else.
+    Relay,
     /// Herald with extra `serve` flags and Triggers, under load of `batch` events per request
     /// (1: binary mode; more: batch mode).
     Herald {
@@ -117,6 +120,7 @@ impl ScenarioName {
     pub fn as_str(&self) -> &'static str {
         match self {
             ScenarioName::Direct => "direct",
+            ScenarioName::Relay => "relay",
             ScenarioName::HeraldMemory => "herald-memory",
             ScenarioName::HeraldDurable => "herald-durable",
             ScenarioName::HeraldDurableNofsync => "herald-durable-nofsync",
@@ -133,6 +137,9 @@ impl ScenarioName {
     pub fn description(&self) -> &'static str {
         match self {
             ScenarioName::Direct => "the sender posts straight to the subscriber: one HTTP hop",
+            ScenarioName::Relay => {
+                "a bare relay answers 202 and passes each event on: two HTTP hops, nothing else"
+            }
             ScenarioName::HeraldMemory => "Herald, memory log, 1 Trigger",
             ScenarioName::HeraldDurable => {
                 "Herald, embedded log with group-committed fsync (the default), 1 Trigger"
@@ -162,6 +169,7 @@ impl ScenarioName {
         };
         match self {
             ScenarioName::Direct => System::Direct,
+            ScenarioName::Relay => System::Relay,
             ScenarioName::HeraldMemory => herald(MEMORY, TriggerSet::exact(1, 0)),
             ScenarioName::HeraldDurable => herald(DURABLE, TriggerSet::exact(1, 0)),
             ScenarioName::HeraldDurableNofsync => herald(NO_FSYNC, TriggerSet::exact(1, 0)),

@@ -1,23 +1,18 @@
-//! The benchmark's subscriber: a minimal hyper HTTP/1.1 server on its own thread and
-//! single-threaded runtime. It reads each event whole, answers 200 with no body, and logs which
-//! Trigger path it came to, its id, its send stamp and its arrival time.
+//! The benchmark's subscriber: a [`ServerThread`] that reads each event whole, answers 200 with
+//! no body, and logs which Trigger path it came to, its id, its send stamp and its arrival time.
 
 use super::clock::Clock;
 use super::error::BenchError;
 use super::event::{ID_HEADER, SENT_HEADER};
-use super::placement::{self, Cpus};
+use super::placement::Cpus;
+use super::server_thread::ServerThread;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use tokio::sync::oneshot;
 
 /// One event as the subscriber received it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,50 +37,26 @@ struct Shared {
 pub struct Sink {
     base_url: String,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl Sink {
     /// Starts the subscriber on 127.0.0.1, on a port the system picks; its thread runs on
     /// `cpus` when given (else where the calling thread may run).
     pub fn start(clock: Clock, cpus: Option<&Cpus>) -> Result<Sink, BenchError> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| BenchError::io("binding the subscriber", e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| BenchError::io("configuring the subscriber socket", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| BenchError::io("reading the subscriber address", e))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| BenchError::io("building the subscriber runtime", e))?;
         let shared = Arc::new(Shared {
             log: Mutex::new(Vec::new()),
             count: AtomicU64::new(0),
             clock,
         });
-        let (stop, stopped) = oneshot::channel();
         let serving = shared.clone();
-        let cpus = cpus.cloned();
-        let thread = std::thread::Builder::new()
-            .name("bench-subscriber".into())
-            .spawn(move || {
-                if let Some(cpus) = cpus
-                    && let Err(err) = placement::pin_this_thread(&cpus)
-                {
-                    eprintln!("herald-bench: the subscriber runs unpinned: {err}");
-                }
-                runtime.block_on(serve(listener, serving, stopped))
-            })
-            .map_err(|e| BenchError::io("starting the subscriber thread", e))?;
+        let server = ServerThread::start("subscriber", cpus, move |request| {
+            receive(serving.clone(), request)
+        })?;
         Ok(Sink {
-            base_url: format!("http://{addr}"),
+            base_url: server.base_url(),
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -106,47 +77,6 @@ impl Sink {
             .lock()
             .map(|mut log| std::mem::take(&mut *log))
             .unwrap_or_default()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    shared: Arc<Shared>,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("herald-bench: the subscriber cannot listen: {err}");
-            return;
-        }
-    };
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| receive(shared.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        }
     }
 }
 

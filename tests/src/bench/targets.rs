@@ -118,6 +118,25 @@ pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
             "acks/s",
         ));
     }
+    // The bare relay: two hops per event and nothing else, the ceiling of any broker here.
+    out.push(ratio(
+        Relay,
+        delivered,
+        "delivered/s",
+        Direct,
+        delivered,
+        "delivered/s",
+    ));
+    for name in [HeraldMemory, HeraldDurable] {
+        out.push(ratio(
+            name,
+            delivered,
+            "delivered/s",
+            Relay,
+            delivered,
+            "delivered/s",
+        ));
+    }
     out.extend([
         ratio(
             Selective1000,
