@@ -507,3 +507,16 @@ async fn without_fsync_no_spare_is_made() {
         assert_eq!(fs::metadata(file).expect("stat").len(), 10 * RECORD);
     }
 }
+
+#[tokio::test]
+async fn closing_the_log_removes_an_unused_spare() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SegmentLog::open(dir.path(), small_segments())
+        .await
+        .expect("open");
+    append_each(&log, 0..5).await;
+    wait_for_spare(dir.path(), 10 * RECORD).await;
+    log.close().await.expect("close");
+    drop(log);
+    assert!(!dir.path().join("next-segment.spare").exists());
+}
