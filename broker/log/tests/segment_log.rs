@@ -123,12 +123,7 @@ async fn a_directory_is_opened_by_one_log_at_a_time() {
 /// continue at the right offset (also across another reopen).
 async fn crash_case(count: u64, survivors: u64, damage: impl FnOnce(&Path, u64)) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log = SegmentLog::open(dir.path(), LogConfig::default())
-        .await
-        .expect("open");
-    append_each(&log, 0..count).await;
-    log.close().await.expect("close");
-    drop(log);
+    write_and_close(dir.path(), LogConfig::default(), count).await;
 
     let segment = segment_files(dir.path()).remove(0);
     damage(&segment, fs::metadata(&segment).expect("stat").len());
@@ -153,6 +148,13 @@ async fn crash_case(count: u64, survivors: u64, damage: impl FnOnce(&Path, u64))
         .await
         .expect("reopen again");
     assert_records(&read_all(&log).await, 0..survivors + 1);
+}
+
+/// Opens a log in `dir`, appends records `0..count` one by one, and closes it.
+async fn write_and_close(dir: &Path, config: LogConfig, count: u64) {
+    let log = SegmentLog::open(dir, config).await.expect("open");
+    append_each(&log, 0..count).await;
+    log.close().await.expect("close");
 }
 
 fn open_rw(path: &Path) -> fs::File {
@@ -215,12 +217,7 @@ async fn garbage_after_the_last_record_is_cut() {
 #[tokio::test]
 async fn corruption_inside_an_older_segment_is_not_served() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log = SegmentLog::open(dir.path(), small_segments())
-        .await
-        .expect("open");
-    append_each(&log, 0..25).await;
-    log.close().await.expect("close");
-    drop(log);
+    write_and_close(dir.path(), small_segments(), 25).await;
 
     let first = segment_files(dir.path()).remove(0);
     let length_before = fs::metadata(&first).expect("stat").len();
@@ -475,12 +472,7 @@ async fn a_roll_takes_the_zero_filled_spare_and_reopening_cuts_its_unused_zeros(
 #[tokio::test]
 async fn an_older_segment_ending_in_zeros_is_served_whole() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log = SegmentLog::open(dir.path(), small_segments())
-        .await
-        .expect("open");
-    append_each(&log, 0..25).await;
-    log.close().await.expect("close");
-    drop(log);
+    write_and_close(dir.path(), small_segments(), 25).await;
     // As if the writer crashed before trimming a full segment made from a spare.
     let first = segment_files(dir.path()).remove(0);
     open_rw(&first).set_len(20 * RECORD).expect("extend");
