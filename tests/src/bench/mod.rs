@@ -1,7 +1,7 @@
 //! `herald-bench`: measures Herald on this machine against baselines of the same run — a direct
-//! HTTP hop to the same subscriber, and NATS JetStream publish-with-ack — and writes
-//! results.json, results.md and latency.svg. See [`options`] for the command line and
-//! [`runner`] for what each scenario does.
+//! HTTP hop to the same subscriber, a bare relay (two hops and nothing else), and NATS JetStream
+//! publish-with-ack — and writes results.json, results.md and latency.svg. See [`options`] for
+//! the command line and [`runner`] for what each scenario does.
 
 pub mod analysis;
 pub mod chart;

@@ -8,14 +8,15 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const ABOUT: &str =
-    "Benchmarks Herald against a direct HTTP hop and NATS JetStream on this machine.";
+const ABOUT: &str = "Benchmarks Herald against a direct HTTP hop, a bare relay and NATS \
+                     JetStream on this machine.";
 
 const LONG_ABOUT: &str = "\
-Benchmarks Herald against a direct HTTP hop and NATS JetStream on this machine.
+Benchmarks Herald against a direct HTTP hop, a bare relay and NATS JetStream on this machine.
 
 Every scenario starts what it needs on 127.0.0.1: the real `herald serve` as a child process
 (so its CPU and memory are measured apart from the load generator), a subscriber in this
+process, a relay (answers 202 and passes each event on: two hops and nothing else) in this
 process, or a JetStream stream on the local NATS server. Each scenario runs a closed loop
 (--concurrency senders back to back) and then open-loop steps at a constant rate (--steps, in
 percent of the closed-loop rate) after a warm-up.
