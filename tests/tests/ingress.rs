@@ -1,6 +1,6 @@
 //! The ingress, driven through the real binary: every content mode and spec version arrives at a
-//! subscriber with identical attributes and data, bad requests get the right answers, and the
-//! bytes of requests held in memory stay within the ingress budget.
+//! subscriber with identical attributes and data, over HTTP/1.1 and HTTP/2, bad requests get the
+//! right answers, and the bytes of requests held in memory stay within the ingress budget.
 
 use herald_tests::process::Herald;
 use herald_tests::subscriber::Subscriber;
@@ -179,6 +179,58 @@ async fn every_mode_arrives_byte_exact() {
     assert_eq!(batch2.body, r#""text""#.as_bytes());
     assert_eq!(header(&batch2, "content-type"), "application/json");
     assert!(by_id(&got_binary, "batch1").body.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_with_prior_knowledge_is_served_like_http1() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    let subscriber = Subscriber::accepting().await;
+    herald.apply(&trigger("to-binary", &subscriber.url, "binary"));
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let send = |id: &'static str| {
+        client
+            .post(herald.broker_url("default", "default"))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", id)
+            .header("ce-source", "/tests/h2c")
+            .header("ce-type", "com.example.h2c")
+            .header("content-type", "text/plain")
+            .body(format!("over h2c: {id}"))
+            .send()
+    };
+    // Two events on one HTTP/2 connection, the second while the first may still be in flight.
+    let (first, second) = tokio::join!(send("h2-1"), send("h2-2"));
+    for response in [first.unwrap(), second.unwrap()] {
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let mut got: Vec<Vec<u8>> = subscriber
+        .wait_for(2, WAIT)
+        .await
+        .iter()
+        .map(|r| r.body.to_vec())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [b"over h2c: h2-1".to_vec(), b"over h2c: h2-2".to_vec()]
+    );
+
+    // Bad input gets the same JSON answer as over HTTP/1.1.
+    let bad = client
+        .post(herald.broker_url("default", "default"))
+        .header("ce-specversion", "1.0")
+        .body("no id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
