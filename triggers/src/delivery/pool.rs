@@ -3,7 +3,8 @@
 //! A hyper connection normally runs in a task of its own, so every request costs two hand-offs
 //! between tasks (request in, response out). Here the delivery polls its connection and its
 //! request together, in its own task; between requests the connection waits in a per-origin pool
-//! and is checked for a close by the peer before it is used again.
+//! and is checked for a close by the peer before it is used again. A background task closes
+//! connections that stayed idle too long, so a burst or a deleted Trigger leaves no sockets open.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,9 +15,10 @@ use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::{Instant, MissedTickBehavior};
 use tower::Service;
 
 type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
@@ -25,7 +27,9 @@ type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 const IDLE_PER_ORIGIN: usize = 256;
 /// An idle connection older than this is closed instead of reused (servers close theirs after a
 /// similar while, and a request written into a closing connection is an ambiguous failure).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often idle connections are looked over, to close those past [`IDLE_TIMEOUT`].
+pub(super) const REAP_EVERY: Duration = Duration::from_secs(10);
 
 /// Why an exchange got no complete answer.
 #[derive(Debug, thiserror::Error)]
@@ -83,11 +87,14 @@ struct Idle {
     since: Instant,
 }
 
+/// Idle connections by origin, each list oldest first.
+type IdleMap = Mutex<HashMap<String, Vec<Idle>>>;
+
 /// Connections to every subscriber origin, shared by clones.
 #[derive(Clone)]
 pub struct Pool {
     connector: HttpsConnector<HttpConnector>,
-    idle: Arc<Mutex<HashMap<String, Vec<Idle>>>>,
+    idle: Arc<IdleMap>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -97,13 +104,18 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
+    /// A pool; made inside a Tokio runtime, it also closes expired idle connections in the
+    /// background for as long as it (or a clone) lives. Made outside one, it closes them only
+    /// when it comes across them.
     pub fn new() -> Pool {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.enforce_http(false);
+        let idle: Arc<IdleMap> = Arc::default();
+        reap_in_background(Arc::downgrade(&idle));
         Pool {
             connector: HttpsConnector::new_with_connector(http),
-            idle: Arc::default(),
+            idle,
         }
     }
 
@@ -157,6 +169,37 @@ impl Default for Pool {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Every [`REAP_EVERY`], closes the idle connections past [`IDLE_TIMEOUT`], until the pool is
+/// gone.
+fn reap_in_background(idle: Weak<IdleMap>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(REAP_EVERY);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(idle) = idle.upgrade() else {
+                return;
+            };
+            drop(expired(&idle));
+        }
+    });
+}
+
+/// Takes the idle connections past [`IDLE_TIMEOUT`] out of the pool (closed when dropped, after
+/// the lock is released), and forgets origins left with none.
+fn expired(idle: &IdleMap) -> Vec<Idle> {
+    let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut out = Vec::new();
+    for list in idle.values_mut() {
+        out.extend(list.extract_if(.., |i| i.since.elapsed() >= IDLE_TIMEOUT));
+    }
+    idle.retain(|_, list| !list.is_empty());
+    out
 }
 
 /// Polls an idle connection once: a peer that closed it (or sent something unasked) ends it.

@@ -184,17 +184,24 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::net::TcpListener;
 
+    /// Connections a test subscriber accepted, and how many of them the client closed.
+    #[derive(Default)]
+    struct Connections {
+        accepted: AtomicUsize,
+        closed_by_client: AtomicUsize,
+    }
+
     /// A subscriber answering 200 to everything; counts the connections it accepted. With
     /// `close_after`, it drops each connection that long after accepting it, without warning.
-    async fn subscriber(close_after: Option<Duration>) -> (String, Arc<AtomicUsize>) {
+    async fn subscriber(close_after: Option<Duration>) -> (String, Arc<Connections>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/sink", listener.local_addr().unwrap());
-        let connections = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(Connections::default());
         let counted = connections.clone();
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
-                counted.fetch_add(1, Ordering::SeqCst);
+                counted.accepted.fetch_add(1, Ordering::SeqCst);
                 let service = hyper::service::service_fn(|request: http::Request<_>| async move {
                     assert_eq!(request.uri(), "/sink");
                     assert!(request.headers().contains_key(http::header::HOST));
@@ -202,10 +209,14 @@ mod tests {
                 });
                 let connection =
                     server::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     match close_after {
                         Some(after) => drop(tokio::time::timeout(after, connection).await),
-                        None => drop(connection.await),
+                        None => {
+                            drop(connection.await);
+                            counted.closed_by_client.fetch_add(1, Ordering::SeqCst);
+                        }
                     }
                 });
             }
@@ -242,7 +253,31 @@ mod tests {
         for _ in 0..5 {
             assert_delivered(deliver(&sender, &url).await);
         }
-        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(connections.accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_once_it_expires_with_no_delivery_to_come_across_it() {
+        let (url, connections) = subscriber(None).await;
+        let sender = Sender::new();
+        assert_delivered(deliver(&sender, &url).await);
+        assert_eq!(connections.closed_by_client.load(Ordering::SeqCst), 0);
+
+        // Past the idle timeout and one look-over later, with no delivery in between.
+        tokio::time::pause();
+        tokio::time::advance(super::super::pool::IDLE_TIMEOUT).await;
+        tokio::time::advance(super::super::pool::REAP_EVERY).await;
+        tokio::time::resume();
+        for _ in 0..200 {
+            if connections.closed_by_client.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(connections.closed_by_client.load(Ordering::SeqCst), 1);
+        // The next delivery opens a new connection.
+        assert_delivered(deliver(&sender, &url).await);
+        assert_eq!(connections.accepted.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
@@ -254,7 +289,7 @@ mod tests {
             // The subscriber drops the idle connection meanwhile.
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
-        assert_eq!(connections.load(Ordering::SeqCst), 3);
+        assert_eq!(connections.accepted.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
