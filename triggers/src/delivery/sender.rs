@@ -176,6 +176,7 @@ fn classify(
 
 #[cfg(test)]
 mod tests {
+    use super::super::pool::{IDLE_TIMEOUT, REAP_EVERY};
     use super::*;
     use herald_cloudevent::SpecVersion;
     use hyper::server::conn::http1 as server;
@@ -265,8 +266,8 @@ mod tests {
 
         // Past the idle timeout and one look-over later, with no delivery in between.
         tokio::time::pause();
-        tokio::time::advance(super::super::pool::IDLE_TIMEOUT).await;
-        tokio::time::advance(super::super::pool::REAP_EVERY).await;
+        tokio::time::advance(IDLE_TIMEOUT).await;
+        tokio::time::advance(REAP_EVERY).await;
         tokio::time::resume();
         for _ in 0..200 {
             if connections.closed_by_client.load(Ordering::SeqCst) == 1 {
