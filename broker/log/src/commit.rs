@@ -69,6 +69,10 @@ struct QueueState<T> {
     closed: bool,
     /// Queue length at which a push wakes the writer.
     wake_at: usize,
+    /// Whether the writer is asleep on `ready`. A push notifies only then: a notify is a futex
+    /// syscall even with no one waiting, and while the writer writes and syncs a batch, every
+    /// request of the next one arrives.
+    writer_waiting: bool,
 }
 
 pub(crate) struct CommitQueue<T> {
@@ -83,6 +87,7 @@ impl<T: Weighted> CommitQueue<T> {
                 items: VecDeque::new(),
                 closed: false,
                 wake_at: 1,
+                writer_waiting: false,
             }),
             ready: Condvar::new(),
         }
@@ -95,7 +100,7 @@ impl<T: Weighted> CommitQueue<T> {
             return Err(item);
         }
         state.items.push_back(item);
-        let wake = state.items.len() >= state.wake_at;
+        let wake = state.writer_waiting && state.items.len() >= state.wake_at;
         drop(state);
         if wake {
             self.ready.notify_one();
@@ -157,17 +162,21 @@ impl<T: Weighted> CommitQueue<T> {
 
     fn wait_while<'a>(
         &self,
-        state: MutexGuard<'a, QueueState<T>>,
+        mut state: MutexGuard<'a, QueueState<T>>,
         timeout: Duration,
         condition: impl FnMut(&mut QueueState<T>) -> bool,
     ) -> MutexGuard<'a, QueueState<T>> {
         if timeout.is_zero() {
             return state;
         }
-        self.ready
+        state.writer_waiting = true;
+        let mut state = self
+            .ready
             .wait_timeout_while(state, timeout, condition)
             .map(|(guard, _)| guard)
-            .unwrap_or_else(|poisoned| poisoned.into_inner().0)
+            .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+        state.writer_waiting = false;
+        state
     }
 }
 
@@ -249,6 +258,26 @@ mod tests {
             weights(queue.next(100, Duration::from_secs(5), &pacer)),
             vec![2, 3]
         );
+    }
+
+    #[test]
+    fn a_push_wakes_a_writer_waiting_for_work() {
+        let queue = std::sync::Arc::new(CommitQueue::new());
+        let producer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                assert!(queue.push(Item(7)).is_ok());
+            })
+        };
+        // The writer is asleep when the push comes; it must be woken, not left to its idle timeout.
+        let started = std::time::Instant::now();
+        assert_eq!(
+            weights(queue.next(100, Duration::from_secs(10), &Pacer::new())),
+            vec![7]
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        producer.join().expect("producer");
     }
 
     #[test]
