@@ -38,6 +38,10 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
                 }
             },
         };
+        // Answers are small single writes; never hold one back waiting for an ACK (Nagle).
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "setting TCP_NODELAY failed");
+        }
         let service = TowerToHyperService::new(router.clone());
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
