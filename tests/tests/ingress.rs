@@ -510,3 +510,40 @@ async fn a_chunked_request_holds_only_the_room_of_what_it_has_sent() {
     assert_eq!(chunked_event.body.len(), 2000);
     assert_eq!(gauge(&herald, "herald_ingress_reserved_bytes").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_request_keeps_growing_while_a_larger_request_waits_for_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let (herald, subscriber) = herald_with_a_small_budget(dir.path()).await;
+    let url = herald.broker_url("default", "default");
+
+    let first_chunk = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
+    let mut chunked = start_raw_post(
+        &herald,
+        "chunked",
+        "transfer-encoding: chunked",
+        &first_chunk,
+    )
+    .await;
+    reserved_at_least(&herald, 1000).await;
+
+    // 2,500 bytes do not fit beside the chunked request's 1,000: this one waits, holding nothing.
+    let large = tokio::spawn(async move { post_text(&url, "large", &"b".repeat(2500)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!large.is_finished(), "the large request did not wait");
+
+    // The chunked request's next 1,000 bytes still fit, and it ends well before the 10 s
+    // after which a request waiting for room is refused.
+    let rest = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n0\r\n\r\n"].concat();
+    chunked.write_all(&rest).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(3), raw_status(&mut chunked))
+        .await
+        .expect("the chunked request was held behind the waiting one");
+    assert_eq!(status, "HTTP/1.1 202");
+
+    // Its room comes back, and the large request gets in.
+    let (status, text) = large.await.unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    assert_eq!(subscriber.wait_for(2, WAIT).await.len(), 2);
+    assert_eq!(gauge(&herald, "herald_ingress_reserved_bytes").await, 0);
+}

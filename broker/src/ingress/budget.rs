@@ -5,9 +5,16 @@
 //! and waiting for the fsync. Requests beyond the budget wait their turn, first come first
 //! served, with their bodies still in the kernel's socket buffers, so overload turns into latency
 //! (and, past [`MAX_WAIT`], a 503), never into unbounded memory.
+//!
+//! Room that comes free goes first to chunked requests waiting to grow, then to new requests in
+//! arrival order. A request half read holds room already; were it to queue behind a new request
+//! waiting for more room than is free, each would wait for the other until one gave up. A
+//! waiting request takes its room whole when it fits, never a part of it while it waits.
 
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::oneshot;
 
 /// The longest a request waits for room before it is answered 503.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
@@ -15,15 +22,39 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10);
 /// Bytes of request bodies the ingress may hold at once.
 #[derive(Debug)]
 pub struct Budget {
-    free: Semaphore,
+    state: Mutex<State>,
     total: usize,
+}
+
+#[derive(Debug)]
+struct State {
+    free: usize,
+    /// Chunked requests waiting to grow; served before `fresh`.
+    growing: VecDeque<Waiter>,
+    /// New requests waiting for their first room, in arrival order.
+    fresh: VecDeque<Waiter>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    bytes: usize,
+    granted: oneshot::Sender<()>,
+}
+
+/// Which queue a wait goes to.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Fresh,
+    Grow,
 }
 
 /// Room held by one request; given back when dropped.
 #[derive(Debug)]
 pub struct Reservation<'a> {
     budget: &'a Budget,
-    permit: SemaphorePermit<'a>,
+    bytes: usize,
 }
 
 /// No room came free within the wait.
@@ -39,9 +70,14 @@ pub struct Exhausted {
 impl Budget {
     /// A budget of `total` bytes (at least one).
     pub fn new(total: usize) -> Budget {
-        let total = total.clamp(1, Semaphore::MAX_PERMITS);
+        let total = total.max(1);
         Budget {
-            free: Semaphore::new(total),
+            state: Mutex::new(State {
+                free: total,
+                growing: VecDeque::new(),
+                fresh: VecDeque::new(),
+                next_id: 0,
+            }),
             total,
         }
     }
@@ -53,7 +89,7 @@ impl Budget {
 
     /// Bytes reserved by requests right now.
     pub fn in_use(&self) -> usize {
-        self.total - self.free.available_permits()
+        self.total - self.lock().free
     }
 
     /// Reserves `bytes`, waiting up to `wait` for room. A request larger than the whole budget
@@ -63,44 +99,155 @@ impl Budget {
         bytes: usize,
         wait: Duration,
     ) -> Result<Reservation<'_>, Exhausted> {
-        let permit = self.acquire(bytes.clamp(1, self.total), wait).await?;
+        let bytes = bytes.clamp(1, self.total);
+        self.acquire(bytes, wait, Kind::Fresh).await?;
         Ok(Reservation {
             budget: self,
-            permit,
+            bytes,
         })
     }
 
-    async fn acquire(
-        &self,
-        bytes: usize,
-        wait: Duration,
-    ) -> Result<SemaphorePermit<'_>, Exhausted> {
-        let wanted = u32::try_from(bytes).unwrap_or(u32::MAX);
-        match tokio::time::timeout(wait, self.free.acquire_many(wanted)).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => Err(Exhausted {
-                total: self.total,
-                waited: wait,
-            }),
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn acquire(&self, bytes: usize, wait: Duration, kind: Kind) -> Result<(), Exhausted> {
+        let granted = {
+            let mut state = self.lock();
+            let ahead = match kind {
+                Kind::Grow => !state.growing.is_empty(),
+                Kind::Fresh => !state.growing.is_empty() || !state.fresh.is_empty(),
+            };
+            if !ahead && bytes <= state.free {
+                state.free -= bytes;
+                return Ok(());
+            }
+            let (tx, rx) = oneshot::channel();
+            let id = state.next_id;
+            state.next_id += 1;
+            let waiter = Waiter {
+                id,
+                bytes,
+                granted: tx,
+            };
+            match kind {
+                Kind::Grow => state.growing.push_back(waiter),
+                Kind::Fresh => state.fresh.push_back(waiter),
+            }
+            Queued {
+                budget: self,
+                id,
+                bytes,
+                kind,
+                granted: Some(rx),
+            }
+        };
+        granted.wait(wait).await
+    }
+
+    /// Gives `bytes` back and hands room to the waiters it lets through.
+    fn release(&self, bytes: usize) {
+        let mut state = self.lock();
+        state.free += bytes;
+        state.hand_out();
+    }
+}
+
+impl State {
+    /// Grants room to waiting requests, growing ones first, each in arrival order; the first
+    /// that does not fit holds back those behind it (so a large request is not starved by
+    /// smaller ones), and a waiting grow holds back every new request.
+    fn hand_out(&mut self) {
+        for queue in [&mut self.growing, &mut self.fresh] {
+            while let Some(waiter) = queue.front() {
+                if waiter.granted.is_closed() {
+                    queue.pop_front();
+                    continue;
+                }
+                if waiter.bytes > self.free {
+                    return;
+                }
+                let waiter = queue.pop_front().expect("the front waiter exists");
+                self.free -= waiter.bytes;
+                if waiter.granted.send(()).is_err() {
+                    self.free += waiter.bytes;
+                }
+            }
         }
+    }
+}
+
+/// A request waiting in one of the queues. Dropped before its room came (timed out, or the
+/// request went away), it leaves the queue; dropped with room granted but not taken, it gives
+/// the room back.
+struct Queued<'a> {
+    budget: &'a Budget,
+    id: u64,
+    bytes: usize,
+    kind: Kind,
+    granted: Option<oneshot::Receiver<()>>,
+}
+
+impl Queued<'_> {
+    async fn wait(mut self, wait: Duration) -> Result<(), Exhausted> {
+        let granted = self
+            .granted
+            .as_mut()
+            .expect("a queued request has a receiver");
+        if let Ok(Ok(())) = tokio::time::timeout(wait, granted).await {
+            self.granted = None;
+            return Ok(());
+        }
+        Err(Exhausted {
+            total: self.budget.total,
+            waited: wait,
+        })
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let Some(mut granted) = self.granted.take() else {
+            return;
+        };
+        let mut state = self.budget.lock();
+        let queue = match self.kind {
+            Kind::Grow => &mut state.growing,
+            Kind::Fresh => &mut state.fresh,
+        };
+        if let Some(at) = queue.iter().position(|w| w.id == self.id) {
+            queue.remove(at);
+        } else if granted.try_recv().is_ok() {
+            state.free += self.bytes;
+        }
+        // Leaving the queue (or giving room back) may let those behind through.
+        state.hand_out();
     }
 }
 
 impl Reservation<'_> {
     /// Bytes this reservation holds.
     pub fn bytes(&self) -> usize {
-        self.permit.num_permits()
+        self.bytes
     }
 
     /// Holds `bytes` more, waiting up to `wait` for room; never more than the whole budget. On
     /// failure the reservation keeps what it had.
     pub async fn grow(&mut self, bytes: usize, wait: Duration) -> Result<(), Exhausted> {
-        let wanted = bytes.min(self.budget.total - self.bytes());
+        let wanted = bytes.min(self.budget.total - self.bytes);
         if wanted > 0 {
-            let more = self.budget.acquire(wanted, wait).await?;
-            self.permit.merge(more);
+            self.budget.acquire(wanted, wait, Kind::Grow).await?;
+            self.bytes += wanted;
         }
         Ok(())
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes);
     }
 }
 
@@ -180,6 +327,85 @@ mod tests {
         room.grow(5000, MAX_WAIT).await.unwrap();
         assert_eq!(room.bytes(), 1000);
         drop(room);
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_chunked_request_grows_past_a_new_request_waiting_for_more_than_is_free() {
+        let budget = std::sync::Arc::new(Budget::new(1000));
+        let mut chunked = budget.reserve(0, MAX_WAIT).await.unwrap();
+        chunked.grow(299, MAX_WAIT).await.unwrap();
+        let large = {
+            let budget = budget.clone();
+            tokio::spawn(async move { budget.reserve(900, MAX_WAIT).await.map(|r| r.bytes()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !large.is_finished(),
+            "900 bytes do not fit beside 300 of 1000"
+        );
+        // The waiting request holds nothing, so the chunked one still finds its room.
+        assert_eq!(budget.in_use(), 300);
+        tokio::time::timeout(Duration::from_secs(1), chunked.grow(200, MAX_WAIT))
+            .await
+            .expect("the chunked request is not held behind the waiting one")
+            .unwrap();
+        drop(chunked);
+        assert_eq!(large.await.unwrap().unwrap(), 900);
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn room_that_comes_free_goes_to_a_waiting_grow_before_new_requests() {
+        let budget = std::sync::Arc::new(Budget::new(1000));
+        let first = budget.reserve(500, MAX_WAIT).await.unwrap();
+        let mut chunked = budget.reserve(300, MAX_WAIT).await.unwrap();
+        let mut grow = Box::pin(chunked.grow(300, MAX_WAIT));
+        assert!(
+            futures::poll!(&mut grow).is_pending(),
+            "300 more do not fit in 200"
+        );
+        let fresh = {
+            let budget = budget.clone();
+            tokio::spawn(async move { budget.reserve(200, MAX_WAIT).await.map(|r| r.bytes()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // 200 bytes are free, enough for the new request, but a grow is waiting first.
+        assert!(
+            !fresh.is_finished(),
+            "a new request does not jump a waiting grow"
+        );
+        assert_eq!(budget.in_use(), 800);
+        drop(first);
+        grow.await.unwrap();
+        assert_eq!(chunked.bytes(), 600);
+        drop(chunked);
+        assert_eq!(fresh.await.unwrap().unwrap(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_stops_waiting_takes_no_room_and_holds_no_one_back() {
+        let budget = std::sync::Arc::new(Budget::new(1000));
+        let held = budget.reserve(600, MAX_WAIT).await.unwrap();
+        let gone = {
+            let budget = budget.clone();
+            tokio::spawn(async move { budget.reserve(900, MAX_WAIT).await.map(|r| r.bytes()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let next = {
+            let budget = budget.clone();
+            tokio::spawn(async move { budget.reserve(300, MAX_WAIT).await.map(|r| r.bytes()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !next.is_finished(),
+            "300 waits behind the 900 that came first"
+        );
+        // The client of the 900-byte request disconnects while it waits.
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        assert_eq!(next.await.unwrap().unwrap(), 300);
+        drop(held);
         assert_eq!(budget.in_use(), 0);
     }
 }
