@@ -393,6 +393,18 @@ async fn start_raw_post(herald: &Herald, id: &str, framing: &str, first: &[u8]) 
 }
 
 /// Reads the status line of the answer on a raw connection.
+/// Opens a chunked POST of event `id` and sends its first chunk, 1,000 bytes.
+async fn start_chunked_post(herald: &Herald, id: &str) -> TcpStream {
+    let first_chunk = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
+    start_raw_post(herald, id, "transfer-encoding: chunked", &first_chunk).await
+}
+
+/// Sends a chunked POST's second and last chunk, 1,000 bytes (2,000 in all).
+async fn finish_chunked_post(stream: &mut TcpStream) {
+    let rest = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n0\r\n\r\n"].concat();
+    stream.write_all(&rest).await.unwrap();
+}
+
 async fn raw_status(stream: &mut TcpStream) -> String {
     let mut answer = [0u8; 12];
     stream.read_exact(&mut answer).await.unwrap();
@@ -475,14 +487,7 @@ async fn a_chunked_request_holds_only_the_room_of_what_it_has_sent() {
 
     // A chunked body has no declared length: it holds room for each chunk as it arrives, not
     // for the largest body allowed (which would be the whole budget here).
-    let first_chunk = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
-    let mut chunked = start_raw_post(
-        &herald,
-        "chunked",
-        "transfer-encoding: chunked",
-        &first_chunk,
-    )
-    .await;
+    let mut chunked = start_chunked_post(&herald, "chunked").await;
     let reserved = reserved_at_least(&herald, 1000).await;
     assert!(
         reserved <= 1001,
@@ -499,8 +504,7 @@ async fn a_chunked_request_holds_only_the_room_of_what_it_has_sent() {
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
 
     // The chunked request ends: accepted whole, and all the room comes back.
-    let rest = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n0\r\n\r\n"].concat();
-    chunked.write_all(&rest).await.unwrap();
+    finish_chunked_post(&mut chunked).await;
     assert_eq!(raw_status(&mut chunked).await, "HTTP/1.1 202");
     let received = subscriber.wait_for(2, WAIT).await;
     let chunked_event = received
@@ -517,14 +521,7 @@ async fn a_chunked_request_keeps_growing_while_a_larger_request_waits_for_room()
     let (herald, subscriber) = herald_with_a_small_budget(dir.path()).await;
     let url = herald.broker_url("default", "default");
 
-    let first_chunk = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
-    let mut chunked = start_raw_post(
-        &herald,
-        "chunked",
-        "transfer-encoding: chunked",
-        &first_chunk,
-    )
-    .await;
+    let mut chunked = start_chunked_post(&herald, "chunked").await;
     reserved_at_least(&herald, 1000).await;
 
     // 2,500 bytes do not fit beside the chunked request's 1,000: this one waits, holding nothing.
@@ -534,8 +531,7 @@ async fn a_chunked_request_keeps_growing_while_a_larger_request_waits_for_room()
 
     // The chunked request's next 1,000 bytes still fit, and it ends well before the 10 s
     // after which a request waiting for room is refused.
-    let rest = [b"3e8\r\n".as_slice(), &[b'a'; 1000], b"\r\n0\r\n\r\n"].concat();
-    chunked.write_all(&rest).await.unwrap();
+    finish_chunked_post(&mut chunked).await;
     let status = tokio::time::timeout(Duration::from_secs(3), raw_status(&mut chunked))
         .await
         .expect("the chunked request was held behind the waiting one");

@@ -254,6 +254,20 @@ impl Drop for Reservation<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use tokio::task::JoinHandle;
+
+    /// Reserves `bytes` in a task of its own; the task ends with the bytes it got.
+    fn spawn_reserve(budget: &Arc<Budget>, bytes: usize) -> JoinHandle<Result<usize, Exhausted>> {
+        let budget = budget.clone();
+        tokio::spawn(async move { budget.reserve(bytes, MAX_WAIT).await.map(|r| r.bytes()) })
+    }
+
+    /// Asserts that `task` is still waiting a moment later.
+    async fn assert_waiting<T>(task: &JoinHandle<T>, why: &str) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!task.is_finished(), "{why}");
+    }
 
     #[tokio::test]
     async fn reservations_are_given_back_when_dropped() {
@@ -270,24 +284,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_waits_for_room_and_gets_it_when_another_finishes() {
-        let budget = std::sync::Arc::new(Budget::new(1000));
+        let budget = Arc::new(Budget::new(1000));
         let held = budget.reserve(800, MAX_WAIT).await.unwrap();
-        let waiter = {
-            let budget = budget.clone();
-            tokio::spawn(async move {
-                let started = std::time::Instant::now();
-                let _room = budget.reserve(500, MAX_WAIT).await.unwrap();
-                started.elapsed()
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(
-            !waiter.is_finished(),
-            "500 bytes do not fit beside 800 of 1000"
-        );
+        let waiter = spawn_reserve(&budget, 500);
+        assert_waiting(&waiter, "500 bytes do not fit beside 800 of 1000").await;
         drop(held);
-        let waited = waiter.await.unwrap();
-        assert!(waited >= Duration::from_millis(40), "{waited:?}");
+        assert_eq!(waiter.await.unwrap().unwrap(), 500);
     }
 
     #[tokio::test]
@@ -332,18 +334,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_chunked_request_grows_past_a_new_request_waiting_for_more_than_is_free() {
-        let budget = std::sync::Arc::new(Budget::new(1000));
+        let budget = Arc::new(Budget::new(1000));
         let mut chunked = budget.reserve(0, MAX_WAIT).await.unwrap();
         chunked.grow(299, MAX_WAIT).await.unwrap();
-        let large = {
-            let budget = budget.clone();
-            tokio::spawn(async move { budget.reserve(900, MAX_WAIT).await.map(|r| r.bytes()) })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            !large.is_finished(),
-            "900 bytes do not fit beside 300 of 1000"
-        );
+        let large = spawn_reserve(&budget, 900);
+        assert_waiting(&large, "900 bytes do not fit beside 300 of 1000").await;
         // The waiting request holds nothing, so the chunked one still finds its room.
         assert_eq!(budget.in_use(), 300);
         tokio::time::timeout(Duration::from_secs(1), chunked.grow(200, MAX_WAIT))
@@ -357,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn room_that_comes_free_goes_to_a_waiting_grow_before_new_requests() {
-        let budget = std::sync::Arc::new(Budget::new(1000));
+        let budget = Arc::new(Budget::new(1000));
         let first = budget.reserve(500, MAX_WAIT).await.unwrap();
         let mut chunked = budget.reserve(300, MAX_WAIT).await.unwrap();
         let mut grow = Box::pin(chunked.grow(300, MAX_WAIT));
@@ -365,16 +360,9 @@ mod tests {
             futures::poll!(&mut grow).is_pending(),
             "300 more do not fit in 200"
         );
-        let fresh = {
-            let budget = budget.clone();
-            tokio::spawn(async move { budget.reserve(200, MAX_WAIT).await.map(|r| r.bytes()) })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let fresh = spawn_reserve(&budget, 200);
         // 200 bytes are free, enough for the new request, but a grow is waiting first.
-        assert!(
-            !fresh.is_finished(),
-            "a new request does not jump a waiting grow"
-        );
+        assert_waiting(&fresh, "a new request does not jump a waiting grow").await;
         assert_eq!(budget.in_use(), 800);
         drop(first);
         grow.await.unwrap();
@@ -385,22 +373,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_stops_waiting_takes_no_room_and_holds_no_one_back() {
-        let budget = std::sync::Arc::new(Budget::new(1000));
+        let budget = Arc::new(Budget::new(1000));
         let held = budget.reserve(600, MAX_WAIT).await.unwrap();
-        let gone = {
-            let budget = budget.clone();
-            tokio::spawn(async move { budget.reserve(900, MAX_WAIT).await.map(|r| r.bytes()) })
-        };
+        let gone = spawn_reserve(&budget, 900);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let next = {
-            let budget = budget.clone();
-            tokio::spawn(async move { budget.reserve(300, MAX_WAIT).await.map(|r| r.bytes()) })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            !next.is_finished(),
-            "300 waits behind the 900 that came first"
-        );
+        let next = spawn_reserve(&budget, 300);
+        assert_waiting(&next, "300 waits behind the 900 that came first").await;
         // The client of the 900-byte request disconnects while it waits.
         gone.abort();
         assert!(gone.await.unwrap_err().is_cancelled());
