@@ -162,15 +162,13 @@ impl State {
     fn hand_out(&mut self) {
         for queue in [&mut self.growing, &mut self.fresh] {
             while let Some(waiter) = queue.front() {
-                if waiter.granted.is_closed() {
-                    queue.pop_front();
-                    continue;
-                }
                 if waiter.bytes > self.free {
                     return;
                 }
                 let waiter = queue.pop_front().expect("the front waiter exists");
                 self.free -= waiter.bytes;
+                // A waiter leaves its queue before it stops listening; should it not, the room
+                // stays free.
                 if waiter.granted.send(()).is_err() {
                     self.free += waiter.bytes;
                 }
@@ -385,5 +383,58 @@ mod tests {
         assert_eq!(next.await.unwrap().unwrap(), 300);
         drop(held);
         assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn room_granted_to_a_request_that_went_away_comes_back() {
+        let budget = Budget::new(1000);
+        let held = budget.reserve(1000, MAX_WAIT).await.unwrap();
+        let mut waiting = Box::pin(budget.reserve(500, MAX_WAIT));
+        assert!(futures::poll!(&mut waiting).is_pending());
+        // Room is handed to the waiting request, which goes away before it takes it.
+        drop(held);
+        drop(waiting);
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_churn_every_byte_comes_back() {
+        let budget = Arc::new(Budget::new(1000));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut handles = Vec::new();
+        for i in 0..300usize {
+            let budget = budget.clone();
+            let handle = tasks.spawn(async move {
+                // Some give up quickly, most wait; some are chunked and grow.
+                let wait = Duration::from_millis(if i % 3 == 0 { 1 } else { 300 });
+                let Ok(mut room) = budget.reserve((i * 37) % 700, wait).await else {
+                    return;
+                };
+                if i % 2 == 0 {
+                    let _ = room.grow((i * 13) % 400, wait).await;
+                }
+                tokio::time::sleep(Duration::from_micros((i as u64 * 7) % 500)).await;
+            });
+            handles.push(handle);
+        }
+        // Requests whose clients go away at any point: waiting, just granted, or holding room.
+        for (i, handle) in handles.iter().enumerate() {
+            if i % 5 == 0 {
+                tokio::time::sleep(Duration::from_micros(50)).await;
+                handle.abort();
+            }
+        }
+        while let Some(ended) = tasks.join_next().await {
+            if let Err(err) = ended {
+                assert!(err.is_cancelled(), "{err}");
+            }
+        }
+        assert_eq!(budget.in_use(), 0);
+        assert!(
+            budget
+                .reserve(1000, Duration::from_millis(10))
+                .await
+                .is_ok()
+        );
     }
 }
