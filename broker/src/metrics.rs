@@ -17,6 +17,7 @@ pub async fn render(runtime: &Runtime) -> String {
     let log_head = Family::<Labels, Gauge>::default();
     let delivered = Family::<Labels, Counter>::default();
     let failed = Family::<Labels, Counter>::default();
+    let expired = Family::<Labels, Counter>::default();
     let in_flight = Family::<Labels, Gauge>::default();
     let concurrency = Family::<Labels, Gauge>::default();
     let lag = Family::<Labels, Gauge>::default();
@@ -40,6 +41,9 @@ pub async fn render(runtime: &Runtime) -> String {
             failed
                 .get_or_create(&labels)
                 .inc_by(stats.failed.load(Ordering::Relaxed));
+            expired
+                .get_or_create(&labels)
+                .inc_by(stats.expired.load(Ordering::Relaxed));
             in_flight
                 .get_or_create(&labels)
                 .set(stats.in_flight.load(Ordering::Relaxed) as i64);
@@ -72,6 +76,11 @@ pub async fn render(runtime: &Runtime) -> String {
         "trigger_failed",
         "Events whose delivery failed for good",
         failed,
+    );
+    registry.register(
+        "trigger_expired",
+        "Log records retention removed before the trigger read them (never delivered)",
+        expired,
     );
     registry.register("trigger_in_flight", "Deliveries in flight", in_flight);
     registry.register(

@@ -180,6 +180,12 @@ impl RouterTask {
                     }
                 }
             };
+            let kept = records
+                .first()
+                .map_or_else(|| self.log.earliest(), |first| first.offset);
+            if kept > self.cursor {
+                self.hand_back_all();
+            }
             match records.last() {
                 Some(last) => {
                     let next = last.offset + 1;
@@ -188,7 +194,7 @@ impl RouterTask {
                     }
                     self.cursor = next;
                 }
-                None => self.cursor = self.cursor.max(self.log.earliest()),
+                None => self.cursor = self.cursor.max(kept),
             }
             self.position.send_replace(self.cursor);
         }
@@ -254,6 +260,16 @@ impl RouterTask {
         Ok(())
     }
 
+    /// Retention removed records the router had not routed yet: every Trigger is detached at
+    /// the cursor, so each reads on from there itself and accounts for what it lost.
+    fn hand_back_all(&mut self) {
+        for slot in self.slots.values() {
+            slot.detached_at.store(self.cursor, Ordering::Release);
+        }
+        self.slots.clear();
+        self.index = TriggerIndex::default();
+    }
+
     fn remove(&mut self, name: &str) {
         self.slots.remove(name);
         self.index.remove(&name.to_string());
@@ -273,5 +289,45 @@ impl RouterTask {
         for name in full {
             self.remove(&name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use herald_cloudevent::{Event, SpecVersion};
+    use herald_log::{LogConfig, MemoryLog};
+    use std::time::Duration;
+
+    fn payload(n: usize) -> Bytes {
+        let event = Event::new(SpecVersion::V10, format!("e{n}"), "/router", "t");
+        let mut buf = Vec::new();
+        record::encode(&event, &mut buf);
+        Bytes::from(buf)
+    }
+
+    #[tokio::test]
+    async fn records_removed_before_they_were_routed_hand_every_trigger_back_at_the_gap() {
+        let log = MemoryLog::new(LogConfig {
+            retention_bytes: Some(2_000),
+            ..LogConfig::default()
+        });
+        let router = Router::spawn(log.clone());
+        let mut subscription = router
+            .attach("t", Arc::new(Filter::MatchAll), 0)
+            .await
+            .expect("attached at the head");
+        // One append far larger than what retention keeps: its oldest records are gone before
+        // the router reads them.
+        log.append((0..100).map(payload).collect()).await.unwrap();
+        assert!(log.earliest() > 0);
+        let ended = tokio::time::timeout(Duration::from_secs(5), subscription.records.recv())
+            .await
+            .expect("the router let go of the trigger");
+        assert!(ended.is_none(), "nothing was routed past the gap");
+        // The trigger reads on from where the gap starts, and so sees what it lost.
+        assert_eq!(subscription.resume_at(), Some(0));
+        router.stop();
     }
 }

@@ -44,6 +44,8 @@ pub struct TriggerStats {
     pub in_flight: AtomicU64,
     pub position: AtomicU64,
     pub concurrency_limit: AtomicU64,
+    /// Log records that retention removed before this Trigger read them: never delivered.
+    pub expired: AtomicU64,
 }
 
 /// A running Trigger worker.
@@ -167,7 +169,7 @@ impl Worker {
         progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let filter = Arc::new(self.plan.filter.clone());
         let mut feed = Feed::Reading {
-            next: start.max(self.link.log.earliest()),
+            next: self.past_removed(start, self.link.log.earliest()),
         };
 
         'running: while !self.stop.is_cancelled() {
@@ -283,12 +285,13 @@ impl Worker {
                             }
                         }
                     };
-                    if records.is_empty() {
+                    let Some(first) = records.first() else {
                         // Retention removed what we were about to read: continue from the earliest.
-                        *next = (*next).max(self.link.log.earliest());
+                        *next = self.past_removed(*next, self.link.log.earliest());
                         tokio::task::yield_now().await;
                         continue;
-                    }
+                    };
+                    self.past_removed(*next, first.offset);
                     for rec in records {
                         *next = rec.offset + 1;
                         self.admit(&mut progress, rec);
@@ -309,6 +312,24 @@ impl Worker {
         if let Err(err) = committer.await {
             tracing::error!(error = %err, "position committer panicked");
         }
+    }
+
+    /// Where to read on when the log's first record left is `kept` and this Trigger was to read
+    /// `next`: records in between were removed by retention before the Trigger saw them. They are
+    /// counted and logged, never silently passed over.
+    fn past_removed(&self, next: u64, kept: u64) -> u64 {
+        if kept > next {
+            let removed = kept - next;
+            self.stats.expired.fetch_add(removed, Ordering::Relaxed);
+            tracing::warn!(
+                trigger = %self.plan.id.name,
+                from = next,
+                to = kept,
+                removed,
+                "retention removed log records before this Trigger read them; they will not be delivered"
+            );
+        }
+        next.max(kept)
     }
 
     /// Queues a record the router found matching.
