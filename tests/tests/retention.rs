@@ -1,6 +1,7 @@
 //! Retention can remove log records that a slow Trigger has not read yet. Those events are never
 //! delivered, but they are not passed over in silence: the Trigger counts them
-//! (`herald_trigger_expired_total`) and logs a warning, and delivers everything it did read.
+//! (`herald_trigger_expired_total` and `status.expired`) and logs a warning, and delivers
+//! everything it did read.
 
 use herald_tests::eventually;
 use herald_tests::process::Herald;
@@ -92,6 +93,10 @@ async fn records_removed_before_a_slow_trigger_read_them_are_counted_and_the_res
     assert!(delivered.len() > 100, "only {} delivered", delivered.len());
     // Every event is either delivered or counted as removed unread.
     assert_eq!(delivered.len() as u64 + expired, EVENTS as u64);
+    // The Trigger's status says the same.
+    let shown = herald.cli(&["get", "triggers", "slow", "-o", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(status["status"]["expired"], expired);
     assert!(
         herald
             .logs()

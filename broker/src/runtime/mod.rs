@@ -328,7 +328,8 @@ impl Runtime {
         });
     }
 
-    /// Live delivery figures of a running Trigger: position, lag, in flight, delivered, failed.
+    /// Live delivery figures of a running Trigger: position, lag, in flight, delivered, failed,
+    /// expired (removed by retention before it was read).
     pub async fn trigger_stats(
         &self,
         namespace: &str,
@@ -345,6 +346,7 @@ impl Runtime {
             ("inFlight", stats.in_flight.load(Ordering::Relaxed)),
             ("delivered", stats.delivered.load(Ordering::Relaxed)),
             ("failed", stats.failed.load(Ordering::Relaxed)),
+            ("expired", stats.expired.load(Ordering::Relaxed)),
             (
                 "concurrencyLimit",
                 stats.concurrency_limit.load(Ordering::Relaxed),
