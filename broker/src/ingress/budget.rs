@@ -132,10 +132,7 @@ impl Budget {
                 bytes,
                 granted: tx,
             };
-            match kind {
-                Kind::Grow => state.growing.push_back(waiter),
-                Kind::Fresh => state.fresh.push_back(waiter),
-            }
+            state.queue(kind).push_back(waiter);
             Queued {
                 budget: self,
                 id,
@@ -156,6 +153,13 @@ impl Budget {
 }
 
 impl State {
+    fn queue(&mut self, kind: Kind) -> &mut VecDeque<Waiter> {
+        match kind {
+            Kind::Grow => &mut self.growing,
+            Kind::Fresh => &mut self.fresh,
+        }
+    }
+
     /// Grants room to waiting requests, growing ones first, each in arrival order; the first
     /// that does not fit holds back those behind it (so a large request is not starved by
     /// smaller ones), and a waiting grow holds back every new request.
@@ -211,10 +215,7 @@ impl Drop for Queued<'_> {
             return;
         };
         let mut state = self.budget.lock();
-        let queue = match self.kind {
-            Kind::Grow => &mut state.growing,
-            Kind::Fresh => &mut state.fresh,
-        };
+        let queue = state.queue(self.kind);
         if let Some(at) = queue.iter().position(|w| w.id == self.id) {
             queue.remove(at);
         } else if granted.try_recv().is_ok() {
