@@ -86,7 +86,8 @@ fn json_body(content_type: Option<&str>, raw: &Bytes) -> Bytes {
     }
 }
 
-/// `ce-<name>`, using static names for the common attributes.
+/// `ce-<name>`, using static names for the common attributes and the extensions a broker stamps
+/// on every event.
 fn header_name(attribute: &str) -> Option<HeaderName> {
     let known = match attribute {
         "specversion" => "ce-specversion",
@@ -98,7 +99,14 @@ fn header_name(attribute: &str) -> Option<HeaderName> {
         "dataschema" => "ce-dataschema",
         "traceparent" => "ce-traceparent",
         "tracestate" => "ce-tracestate",
-        _ => return HeaderName::from_bytes(format!("ce-{attribute}").as_bytes()).ok(),
+        "knativearrivaltime" => "ce-knativearrivaltime",
+        "knativebrokerttl" => "ce-knativebrokerttl",
+        _ => {
+            let mut name = Vec::with_capacity(3 + attribute.len());
+            name.extend_from_slice(b"ce-");
+            name.extend_from_slice(attribute.as_bytes());
+            return HeaderName::from_bytes(&name).ok();
+        }
     };
     Some(HeaderName::from_static(known))
 }

@@ -10,10 +10,21 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 /// Bytes to escape besides non-ASCII (always escaped): controls, space, DQUOTE and `%`.
 const ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
 
+const NOT_UTF8: &str = "header value is not valid UTF-8 after percent-decoding";
+
 /// Header value for an attribute's canonical string form.
 pub(super) fn encode(value: &str) -> HeaderValue {
+    // Most values need no escape; checking first spares the encoder's byte-by-byte pass.
+    if !value.bytes().any(needs_escape) {
+        return HeaderValue::from_str(value).expect("checked: visible ASCII");
+    }
     let encoded: Cow<'_, str> = utf8_percent_encode(value, ENCODE).into();
     HeaderValue::from_str(&encoded).expect("percent-encoded text is visible ASCII")
+}
+
+/// Whether `byte` is escaped in a header value ([`ENCODE`], and everything outside ASCII).
+fn needs_escape(byte: u8) -> bool {
+    !byte.is_ascii_graphic() || byte == b'"' || byte == b'%'
 }
 
 /// Attribute string from a raw header value; the error is the reason to report.
@@ -23,9 +34,15 @@ pub(super) fn decode(raw: &[u8]) -> Result<String, &'static str> {
         Some(b'"') => Cow::Owned(unquote(raw)?),
         _ => Cow::Borrowed(raw),
     };
+    if !unquoted.contains(&b'%') {
+        // Nothing to decode (the usual case): only check the text.
+        return std::str::from_utf8(&unquoted)
+            .map(str::to_owned)
+            .map_err(|_| NOT_UTF8);
+    }
     match percent_decode(&unquoted).decode_utf8() {
         Ok(text) => Ok(text.into_owned()),
-        Err(_) => Err("header value is not valid UTF-8 after percent-decoding"),
+        Err(_) => Err(NOT_UTF8),
     }
 }
 
@@ -77,7 +94,18 @@ mod tests {
     }
 
     #[test]
+    fn the_quick_check_escapes_exactly_what_the_encoder_escapes() {
+        for byte in 0..=0x7f_u8 {
+            let text = char::from(byte).to_string();
+            let escaped = utf8_percent_encode(&text, ENCODE).to_string() != text;
+            assert_eq!(needs_escape(byte), escaped, "byte {byte:#04x}");
+        }
+        assert!("\u{e9}".bytes().all(needs_escape), "non-ASCII is escaped");
+    }
+
+    #[test]
     fn decoding_rejects_invalid_utf8() {
+        assert!(decode(b"caf\xe9").is_err(), "raw Latin-1, no escapes");
         assert!(decode(b"%C0%A0").is_err(), "overlong encoding of space");
         assert!(decode(b"%FF").is_err());
         assert!(decode(b"%ED%A0%80").is_err(), "surrogate");

@@ -196,7 +196,10 @@ impl Worker {
                 };
                 let worker = self.clone();
                 let done = done_tx.clone();
-                deliveries.spawn(async move {
+                // Boxed: the delivery's future (its whole exchange and retry state) is large,
+                // and a task copies its future whole several times as it is spawned and as it
+                // finishes; callgrind counted 3.6k instructions of memcpy per delivery.
+                deliveries.spawn(Box::pin(async move {
                     let is_final = worker.deliver(&rec).await;
                     drop(permit);
                     let _ = done.send(Done {
@@ -204,7 +207,7 @@ impl Worker {
                         key,
                         is_final,
                     });
-                });
+                }));
                 continue;
             }
 
