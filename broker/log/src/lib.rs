@@ -45,6 +45,7 @@ mod frame;
 mod fsutil;
 mod memory;
 mod ring;
+mod sched;
 mod segment;
 mod state;
 mod sync;

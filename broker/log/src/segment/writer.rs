@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::commit::{Next, Pacer, Weighted};
 use crate::error::LogError;
 use crate::frame;
+use crate::sched::Courtesy;
 use crate::sync::{lock, write};
 use crate::{LogRecord, Offset};
 
@@ -74,6 +75,8 @@ pub(super) struct Writer {
     last_ts: i64,
     buf: Vec<u8>,
     pacer: Pacer,
+    /// The writer thread's scheduling policy, adapted to the load.
+    courtesy: Courtesy,
     /// Zero-filled files to roll into (only with fsync: they make each sync cheaper).
     spares: Option<Spares>,
 }
@@ -96,6 +99,7 @@ impl Writer {
             last_ts,
             buf: Vec::new(),
             pacer: Pacer::new(),
+            courtesy: Courtesy::new(),
             spares,
         }
     }
@@ -191,6 +195,7 @@ impl Writer {
             self.shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
         self.pacer.committed(batch.len(), started.elapsed());
+        self.courtesy.committed(batch.len());
 
         let first = self.next_offset;
         self.active.len = end;
