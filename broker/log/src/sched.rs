@@ -1,30 +1,28 @@
-//! The CPU scheduling policy of the log's own threads: how eagerly each takes a core from the
-//! threads that serve requests.
+//! How the log's own threads share the CPU with the threads that serve requests.
 //!
 //! The spare-segment filler runs as `SCHED_IDLE`: it runs only when nothing else would.
 //!
 //! The segment writer adapts through [`Courtesy`]. On a busy core, a writer that runs the moment
-//! an append arrives preempts the request path to commit a batch of one or two requests, and then
+//! an append arrives preempts the request path to commit a batch of a few requests, and then
 //! again for the next: each commit costs a write, an `fdatasync` and a pair of context switches.
-//! So once commits show concurrent appenders, the writer switches itself to `SCHED_BATCH`, whose
-//! threads never preempt on wake-up: it runs when the request path pauses (or at the scheduler's
-//! next tick), by when more appends have queued for the same sync. After a run of commits of one
-//! request each, the load has gone, and the writer is eager again, so a lone appender never waits
-//! for the request path to pause. Both switches are allowed to any thread: `SCHED_BATCH` and
-//! `SCHED_OTHER` share the nice value, and only `SCHED_IDLE` is hard to leave.
+//! So once commits show concurrent appenders, the writer yields its core once before it takes
+//! each batch (`sched_yield`): the threads that were waiting for the core (the request path,
+//! answering the last batch and reading the next requests) run first, and more appends queue
+//! for the same sync. It yields once and keeps its scheduling class, so a busy neighbour on the
+//! same core (another process, even a niced one) delays it by at most a turn. After a run of
+//! commits of one request each, the load has gone and the writer stops yielding, so a lone
+//! appender never waits for it.
 //!
 //! The writer adapts only when the process has a single CPU to run on (its affinity or its
-//! cgroup's quota), where the request path is what it competes with. With more CPUs it competes
-//! mostly with other processes, and deferring to them only delays the sync: in benchmark runs
-//! with Herald and the load generator sharing two cores, deferring lowered throughput by about
-//! 9%, where on a core of its own it cut CPU per event by about a fifth.
+//! cgroup's quota), where what it yields to is mostly its own request path. With more CPUs the
+//! request path has cores of its own, and yielding would mostly serve other processes.
 
 /// A commit of at least this many requests shows concurrent appenders: defer to them.
 const DEFER_AT: usize = 4;
 /// After this many commits of a single request in a row, be eager again.
 const EAGER_AFTER: u32 = 8;
 
-/// Sets the calling thread's scheduling policy (`SCHED_OTHER`, `SCHED_BATCH` or `SCHED_IDLE`).
+/// Sets the calling thread's scheduling policy (the spare filler's `SCHED_IDLE`).
 pub(crate) fn set_policy(policy: libc::c_int) -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread, and `param` is a valid sched_param for the
@@ -36,12 +34,12 @@ pub(crate) fn set_policy(policy: libc::c_int) -> std::io::Result<()> {
     }
 }
 
-/// The segment writer's policy, adapted to the size of its commits (see the module docs).
+/// Whether the segment writer defers to the request path, adapted to the size of its commits
+/// (see the module docs).
 pub(crate) struct Courtesy {
     deferring: bool,
     singles: u32,
-    /// Whether to adapt at all; cleared when the system refuses a switch (the policy is then left
-    /// as it is).
+    /// Whether to adapt at all (only with a single CPU).
     enabled: bool,
 }
 
@@ -60,32 +58,31 @@ impl Courtesy {
         }
     }
 
-    /// Records a commit of `items` requests, made on the calling thread, and switches that
-    /// thread's policy when the load has changed.
+    /// Records a commit of `items` requests.
     pub(crate) fn committed(&mut self, items: usize) {
-        if !self.enabled {
-            return;
-        }
-        let Some(deferring) = self.decide(items) else {
-            return;
-        };
-        let policy = if deferring {
-            libc::SCHED_BATCH
-        } else {
-            libc::SCHED_OTHER
-        };
-        match set_policy(policy) {
-            Ok(()) => self.deferring = deferring,
-            Err(error) => {
-                tracing::debug!(%error, "the log writer keeps its scheduling policy");
-                self.enabled = false;
-            }
+        if self.enabled
+            && let Some(deferring) = self.decide(items)
+        {
+            self.deferring = deferring;
         }
     }
 
-    /// The policy to switch to after a commit of `items`, if it changes: `true` to defer.
+    /// Called by the writer before it takes its next batch: under load, lets the threads waiting
+    /// for this core run first.
+    pub(crate) fn before_batch(&self) {
+        if self.deferring {
+            // SAFETY: sched_yield has no preconditions; it cannot fail on Linux.
+            unsafe { libc::sched_yield() };
+        }
+    }
+
+    /// Whether to defer after a commit of `items`, if that changes.
     fn decide(&mut self, items: usize) -> Option<bool> {
-        self.singles = if items <= 1 { self.singles + 1 } else { 0 };
+        self.singles = if items <= 1 {
+            self.singles.saturating_add(1)
+        } else {
+            0
+        };
         if !self.deferring && items >= DEFER_AT {
             Some(true)
         } else if self.deferring && self.singles >= EAGER_AFTER {
@@ -99,12 +96,6 @@ impl Courtesy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The calling thread's policy.
-    fn policy() -> libc::c_int {
-        // SAFETY: querying the calling thread's policy has no preconditions.
-        unsafe { libc::sched_getscheduler(0) }
-    }
 
     fn switches(commits: &[usize]) -> Vec<(usize, bool)> {
         let mut courtesy = Courtesy::adapting(true);
@@ -136,32 +127,12 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_that_does_not_adapt_keeps_its_policy() {
-        let policies = std::thread::spawn(|| {
-            let before = policy();
-            let mut courtesy = Courtesy::adapting(false);
-            courtesy.committed(10);
-            (before, policy())
-        })
-        .join()
-        .expect("thread");
-        assert_eq!(policies.0, policies.1);
-    }
-
-    #[test]
-    fn the_policy_switches_on_the_calling_thread() {
-        let policies = std::thread::spawn(|| {
-            let mut courtesy = Courtesy::adapting(true);
-            courtesy.committed(10);
-            let mut seen = vec![policy()];
-            for _ in 0..EAGER_AFTER {
-                courtesy.committed(1);
-            }
-            seen.push(policy());
-            seen
-        })
-        .join()
-        .expect("thread");
-        assert_eq!(policies, vec![libc::SCHED_BATCH, libc::SCHED_OTHER]);
+    fn a_writer_that_does_not_adapt_never_defers() {
+        let mut courtesy = Courtesy::adapting(false);
+        courtesy.committed(64);
+        assert!(!courtesy.deferring);
+        let mut courtesy = Courtesy::adapting(true);
+        courtesy.committed(64);
+        assert!(courtesy.deferring);
     }
 }

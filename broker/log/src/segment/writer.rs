@@ -75,7 +75,7 @@ pub(super) struct Writer {
     last_ts: i64,
     buf: Vec<u8>,
     pacer: Pacer,
-    /// The writer thread's scheduling policy, adapted to the load.
+    /// Whether the writer defers to the request path, adapted to the load.
     courtesy: Courtesy,
     /// Zero-filled files to roll into (only with fsync: they make each sync cheaper).
     spares: Option<Spares>,
@@ -115,6 +115,7 @@ impl Writer {
         loop {
             let idle = next_retention.saturating_duration_since(Instant::now());
             let idle = idle.max(Duration::from_millis(1));
+            self.courtesy.before_batch();
             match self.shared.queue.next(max_batch, idle, &self.pacer) {
                 Next::Batch(batch) => {
                     if let Err(Fatal(reason)) = self.commit(batch) {
