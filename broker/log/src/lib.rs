@@ -40,12 +40,12 @@
 mod clock;
 mod commit;
 mod config;
+mod courtesy;
 mod error;
 mod frame;
 mod fsutil;
 mod memory;
 mod ring;
-mod sched;
 mod segment;
 mod state;
 mod sync;

@@ -134,8 +134,11 @@ fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<File> {
 
 /// Puts the calling thread in the `SCHED_IDLE` class: it runs only when nothing else would.
 fn run_at_idle_priority() {
-    if let Err(error) = crate::sched::set_policy(libc::SCHED_IDLE) {
-        tracing::debug!(%error, "the spare segment is filled at normal priority");
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread, and `param` is a valid sched_param for SCHED_IDLE.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::debug!(error = %error, "the spare segment is filled at normal priority");
     }
 }
 

@@ -20,9 +20,9 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use crate::commit::{Next, Pacer, Weighted};
+use crate::courtesy::Courtesy;
 use crate::error::LogError;
 use crate::frame;
-use crate::sched::Courtesy;
 use crate::sync::{lock, write};
 use crate::{LogRecord, Offset};
 

@@ -1,17 +1,14 @@
-//! How the log's own threads share the CPU with the threads that serve requests.
+//! When the segment writer yields its core to the request path.
 //!
-//! The spare-segment filler runs as `SCHED_IDLE`: it runs only when nothing else would.
-//!
-//! The segment writer adapts through [`Courtesy`]. On a busy core, a writer that runs the moment
-//! an append arrives preempts the request path to commit a batch of a few requests, and then
-//! again for the next: each commit costs a write, an `fdatasync` and a pair of context switches.
-//! So once commits show concurrent appenders, the writer yields its core once before it takes
-//! each batch (`sched_yield`): the threads that were waiting for the core (the request path,
-//! answering the last batch and reading the next requests) run first, and more appends queue
-//! for the same sync. It yields once and keeps its scheduling class, so a busy neighbour on the
-//! same core (another process, even a niced one) delays it by at most a turn. After a run of
-//! commits of one request each, the load has gone and the writer stops yielding, so a lone
-//! appender never waits for it.
+//! On a busy core, a writer that runs the moment an append arrives preempts the request path to
+//! commit a batch of a few requests, and then again for the next: each commit costs a write, an
+//! `fdatasync` and a pair of context switches. So once commits show concurrent appenders, the
+//! writer yields its core once before it takes each batch (`sched_yield`): the threads waiting
+//! for the core (the request path, answering the last batch and reading the next requests) run
+//! first, and more appends queue for the same sync. It keeps its scheduling class, so a busy
+//! neighbour on the same core (another process, even a niced one) delays it by a turn at most.
+//! After a run of commits of one request each, the load has gone and the writer stops yielding,
+//! so a lone appender never waits for it.
 //!
 //! The writer adapts only when the process has a single CPU to run on (its affinity or its
 //! cgroup's quota), where what it yields to is mostly its own request path. With more CPUs the
@@ -21,18 +18,6 @@
 const DEFER_AT: usize = 4;
 /// After this many commits of a single request in a row, be eager again.
 const EAGER_AFTER: u32 = 8;
-
-/// Sets the calling thread's scheduling policy (the spare filler's `SCHED_IDLE`).
-pub(crate) fn set_policy(policy: libc::c_int) -> std::io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread, and `param` is a valid sched_param for the
-    // non-real-time policies, whose priority is always 0.
-    if unsafe { libc::sched_setscheduler(0, policy, &param) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
 
 /// Whether the segment writer defers to the request path, adapted to the size of its commits
 /// (see the module docs).
