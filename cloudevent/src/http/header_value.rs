@@ -10,6 +10,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 /// Bytes to escape besides non-ASCII (always escaped): controls, space, DQUOTE and `%`.
 const ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
 
+/// The reason given for a value that is not UTF-8 text, escapes decoded or not.
 const NOT_UTF8: &str = "header value is not valid UTF-8 after percent-decoding";
 
 /// Header value for an attribute's canonical string form.
