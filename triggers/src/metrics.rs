@@ -1,11 +1,11 @@
 //! Delivery metrics shared by every Trigger worker, rendered by the broker at `/metrics`: attempts
 //! by outcome and status code, delivery latency, dead letters, replies.
 
+use foldhash::{HashMap, HashMapExt};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Label pairs of a metric.

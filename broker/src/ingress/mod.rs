@@ -10,7 +10,7 @@ pub mod budget;
 
 use crate::error::ApiError;
 use crate::runtime::append::AppendError;
-use crate::runtime::{BrokerRuntime, Runtime};
+use crate::runtime::{BrokerId, BrokerRuntime, Runtime};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};
@@ -28,7 +28,7 @@ use std::sync::Arc;
 /// The ingress router.
 pub fn router(runtime: Arc<Runtime>) -> Router {
     Router::new()
-        .route("/{namespace}/{broker}", any(handle))
+        .route("/{namespace}/{name}", any(handle))
         .fallback(|| async {
             ApiError::not_found("no broker at this path; POST to /{namespace}/{broker}")
         })
@@ -37,10 +37,11 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
 
 async fn handle(
     State(runtime): State<Arc<Runtime>>,
-    Path((namespace, name)): Path<(String, String)>,
+    Path(id): Path<BrokerId>,
     request: Request,
 ) -> Response {
-    let Some(broker) = runtime.broker(&namespace, &name) else {
+    let Some(broker) = runtime.broker_by_id(&id) else {
+        let BrokerId { namespace, name } = id;
         return ApiError::not_found(format!("broker {namespace}/{name} not found")).into_response();
     };
     // The request is taken whole (not as a `HeaderMap` extractor, which would clone the headers).

@@ -35,7 +35,7 @@ use std::sync::{Arc, RwLock};
 pub struct Runtime {
     pub config: ServeConfig,
     pub registry: Arc<Registry>,
-    brokers: RwLock<HashMap<BrokerId, Arc<BrokerRuntime>>>,
+    brokers: RwLock<foldhash::HashMap<BrokerId, Arc<BrokerRuntime>>>,
     sender: Sender,
     pub metrics: DispatchMetrics,
     pub sources: sources::Sources,
@@ -61,7 +61,7 @@ impl Runtime {
             ingress_budget: Budget::new(config.max_ingress_bytes),
             config,
             registry,
-            brokers: RwLock::new(HashMap::new()),
+            brokers: RwLock::default(),
             sender: Sender::new(),
             metrics: DispatchMetrics::default(),
             sources,
@@ -71,13 +71,15 @@ impl Runtime {
 
     /// The running broker `namespace/name`, if any.
     pub fn broker(&self, namespace: &str, name: &str) -> Option<Arc<BrokerRuntime>> {
-        let brokers = self.brokers.read().expect("brokers lock");
-        brokers
-            .get(&BrokerId {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-            })
-            .cloned()
+        self.broker_by_id(&BrokerId {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The running broker `id`, if any.
+    pub fn broker_by_id(&self, id: &BrokerId) -> Option<Arc<BrokerRuntime>> {
+        self.brokers.read().expect("brokers lock").get(id).cloned()
     }
 
     /// Every running broker.

@@ -12,7 +12,6 @@ use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_tls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
-use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -88,7 +87,7 @@ struct Idle {
 }
 
 /// Idle connections by origin, each list oldest first.
-type IdleMap = Mutex<HashMap<String, Vec<Idle>>>;
+type IdleMap = Mutex<foldhash::HashMap<String, Vec<Idle>>>;
 
 /// Connections to every subscriber origin, shared by clones.
 #[derive(Clone)]
@@ -150,7 +149,11 @@ impl Pool {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = idle.entry(live.origin.clone()).or_default();
+        // Looked up before inserting: `entry` would take (and so copy) the origin every time.
+        let list = match idle.get_mut(&live.origin) {
+            Some(list) => list,
+            None => idle.entry(live.origin.clone()).or_default(),
+        };
         if list.len() < IDLE_PER_ORIGIN {
             list.push(Idle {
                 live,

@@ -4,8 +4,8 @@
 //! decoded at most once per record, and not at all when every candidate filters on type alone.
 
 use crate::filter::Filter;
+use foldhash::{HashMap, HashMapExt};
 use herald_cloudevent::{Event, record};
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 

@@ -1,9 +1,10 @@
 //! Ordered delivery: events of one key (the `partitionkey` extension, or the whole Trigger when
 //! absent) go one at a time, in log order; other keys proceed meanwhile.
 
+use foldhash::HashMap;
 use herald_cloudevent::Event;
 use herald_log::LogRecord;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Extension naming an event's ordering key.
 pub const PARTITION_KEY: &str = "partitionkey";

@@ -44,7 +44,7 @@ pub async fn clear(state: &dyn StateStore, trigger: &str, offset: u64) -> Result
 
 /// The offsets of a Trigger whose schedules were stored (by an earlier run): only their
 /// deliveries need to look a schedule up.
-pub fn stored_offsets(state: &dyn StateStore, trigger: &str) -> std::collections::HashSet<u64> {
+pub fn stored_offsets(state: &dyn StateStore, trigger: &str) -> foldhash::HashSet<u64> {
     let prefix = format!("retry/{trigger}/");
     state
         .scan_prefix(&prefix)
@@ -77,7 +77,10 @@ mod tests {
         store(state.as_ref(), "t", 43, p).await.unwrap();
         store(state.as_ref(), "other", 42, p).await.unwrap();
         assert_eq!(load(state.as_ref(), "t", 42), Some(p));
-        assert_eq!(stored_offsets(state.as_ref(), "t"), [42, 43].into());
+        assert_eq!(
+            stored_offsets(state.as_ref(), "t"),
+            [42, 43].into_iter().collect()
+        );
         clear(state.as_ref(), "t", 42).await.unwrap();
         assert_eq!(load(state.as_ref(), "t", 42), None);
         clear_all(state.as_ref(), "t").await.unwrap();

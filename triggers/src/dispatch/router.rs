@@ -14,9 +14,9 @@
 
 use super::index::TriggerIndex;
 use crate::filter::Filter;
+use foldhash::{HashMap, HashMapExt};
 use herald_cloudevent::record;
 use herald_log::{EventLog, LogRecord};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot, watch};

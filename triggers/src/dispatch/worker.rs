@@ -111,7 +111,7 @@ struct Worker {
     labels: Labels,
     meter: AttemptMeter,
     /// Offsets whose retry schedules an earlier run stored; nothing else needs a lookup.
-    resumable: std::sync::Mutex<std::collections::HashSet<u64>>,
+    resumable: std::sync::Mutex<foldhash::HashSet<u64>>,
     gate: Gate,
     rate: Option<RateLimit>,
     stats: Arc<TriggerStats>,
