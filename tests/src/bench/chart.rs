@@ -134,38 +134,15 @@ fn padded_range(values: impl Iterator<Item = f64>, floor: f64, empty: (f64, f64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::results::fixtures::{percentiles, phase};
     use crate::bench::results::{PhaseKind, PhaseResult};
-    use std::collections::BTreeMap;
 
     fn step(percent: u32, rate: f64, e2e: Option<f64>) -> PhaseResult {
-        let p = |ms: f64| Percentiles {
-            count: 10,
-            p50_ms: ms,
-            p90_ms: ms * 2.0,
-            p99_ms: ms * 3.0,
-            p999_ms: ms * 4.0,
-            max_ms: ms * 5.0,
-        };
-        PhaseResult {
-            kind: PhaseKind::Open,
-            percent_of_max: Some(percent),
-            target_rate: Some(rate),
-            concurrency: None,
-            duration_s: 1.0,
-            sent: 1,
-            accepted_total: 1,
-            accepted: 1,
-            accepted_per_sec: rate,
-            delivered: None,
-            delivered_per_sec: None,
-            publish: Some(p(0.5)),
-            e2e: e2e.map(p),
-            sender_lag_p99_ms: None,
-            lost: 0,
-            duplicated: 0,
-            misrouted: 0,
-            failed_requests: BTreeMap::new(),
-        }
+        let mut step = phase(PhaseKind::Open, Some(percent), 0.5);
+        step.target_rate = Some(rate);
+        step.accepted_per_sec = rate;
+        step.e2e = e2e.map(percentiles);
+        step
     }
 
     #[test]

@@ -89,14 +89,17 @@ pub fn render(report: &Report) -> String {
             md,
             "Open-loop latencies count from each send's scheduled time. Sender lag: how late sends \
              started (the generator busy, or all {} open-loop senders waiting for answers); when it \
-             is large, the step measured the load generator's limit as much as the system's.\n",
+             is large, the step measured the load generator's limit as much as the system's. \
+             Machine pauses: wake-ups of a real-time sleeper thread on each core that came 5 ms or \
+             more late during the phase (the host stopped the VM's cores), and the latest; every \
+             request in flight then waits as long.\n",
             s.open_workers
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms | machine pauses ≥ 5 ms (latest ms) | errors |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in stepped {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
                 let _ = writeln!(md, "{}", phase_row(&r.name, phase));
@@ -162,13 +165,15 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
         three(p.publish),
         three(p.e2e),
         number(p.sender_lag_p99_ms, 3),
+        p.machine_pauses.over_5ms,
+        p.machine_pauses.longest_ms,
         p.errors()
     )
 }

@@ -17,6 +17,7 @@ pub mod machine;
 pub mod markdown;
 pub mod options;
 pub mod pacer;
+pub mod pauses;
 pub mod phase;
 pub mod placement;
 pub mod procfs;
@@ -67,6 +68,7 @@ pub async fn run(settings: Settings) -> Result<Report, BenchError> {
         clock: clock::Clock::new(),
         template: event::EventTemplate::new(settings.event_size),
         cores: cores.clone(),
+        pauses: pauses::PauseMeter::start(&placement::allowed_cpus()?)?,
     };
     let scenarios = runner.run_all().await;
     // Only logs of failed scenarios remain; drop the directory when there are none.

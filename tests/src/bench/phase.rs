@@ -5,6 +5,7 @@
 use super::analysis::{self, DeliveryFigures};
 use super::error::BenchError;
 use super::load::{self, Load, SendLog};
+use super::pauses::{PauseMeter, Pauses};
 use super::results::{PhaseKind, PhaseResult};
 use super::sink::{Delivery, Sink};
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ pub struct PhaseContext<'a> {
     pub drain_stall: Duration,
     /// Open loop: how many senders take scheduled sends.
     pub open_workers: usize,
+    /// The machine's own pauses, read over each phase.
+    pub pauses: PauseMeter,
 }
 
 /// Runs one phase of `duration` (plus a closed loop's warm-up).
@@ -43,6 +46,7 @@ pub async fn run(
     duration: Duration,
 ) -> Result<PhaseResult, BenchError> {
     let delivered_before = context.sink.map_or(0, Sink::delivered);
+    context.pauses.take();
     let log = match pace {
         Pace::Closed {
             concurrency,
@@ -65,7 +69,7 @@ pub async fn run(
         }
         None => None,
     };
-    Ok(summarize(pace, &log, figures))
+    Ok(summarize(pace, &log, figures, context.pauses.take()))
 }
 
 /// Waits until `expected` more deliveries arrived than `before`, or none arrived for `stall`.
@@ -88,7 +92,12 @@ async fn drain(sink: &Sink, before: u64, expected: u64, stall: Duration) -> Vec<
     sink.take()
 }
 
-fn summarize(pace: Pace, log: &SendLog, figures: Option<DeliveryFigures>) -> PhaseResult {
+fn summarize(
+    pace: Pace,
+    log: &SendLog,
+    figures: Option<DeliveryFigures>,
+    machine_pauses: Pauses,
+) -> PhaseResult {
     let seconds = log.measured_seconds();
     let (kind, percent_of_max, target_rate, concurrency) = match pace {
         Pace::Closed { concurrency, .. } => (PhaseKind::Closed, None, None, Some(concurrency)),
@@ -129,6 +138,7 @@ fn summarize(pace: Pace, log: &SendLog, figures: Option<DeliveryFigures>) -> Pha
         publish: log.publish.percentiles(),
         e2e: figures.as_ref().and_then(|f| f.e2e.percentiles()),
         sender_lag_p99_ms: lag.map(|p| p.p99_ms),
+        machine_pauses,
         lost,
         duplicated,
         misrouted,

@@ -2,6 +2,7 @@
 //! headline numbers, and one [`PhaseResult`] per load phase behind them.
 
 use super::latency::Percentiles;
+use super::pauses::Pauses;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -48,6 +49,8 @@ pub struct PhaseResult {
     pub e2e: Option<Percentiles>,
     /// Open loop: the 99th percentile of how late the generator started a send.
     pub sender_lag_p99_ms: Option<f64>,
+    /// The machine's own pauses during the phase (its warm-up and drain included).
+    pub machine_pauses: Pauses,
     pub lost: u64,
     pub duplicated: u64,
     pub misrouted: u64,
@@ -211,11 +214,13 @@ impl ScenarioResult {
     }
 }
 
+/// Phases made up for the tests of the report's parts.
 #[cfg(test)]
-mod tests {
+pub mod fixtures {
     use super::*;
 
-    fn percentiles(p50: f64) -> Percentiles {
+    /// Percentiles that all equal `p50`.
+    pub fn percentiles(p50: f64) -> Percentiles {
         Percentiles {
             count: 1,
             p50_ms: p50,
@@ -226,7 +231,9 @@ mod tests {
         }
     }
 
-    fn phase(kind: PhaseKind, percent: Option<u32>, p50: f64) -> PhaseResult {
+    /// A phase of 1,000 accepted and 900 delivered events/s (an open step's target rate ten
+    /// times its percentage), publish latencies `p50` and end-to-end latencies twice that.
+    pub fn phase(kind: PhaseKind, percent: Option<u32>, p50: f64) -> PhaseResult {
         PhaseResult {
             kind,
             percent_of_max: percent,
@@ -242,12 +249,19 @@ mod tests {
             publish: Some(percentiles(p50)),
             e2e: Some(percentiles(p50 * 2.0)),
             sender_lag_p99_ms: None,
+            machine_pauses: Pauses::default(),
             lost: 0,
             duplicated: 0,
             misrouted: 0,
             failed_requests: BTreeMap::new(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::phase;
+    use super::*;
 
     #[test]
     fn latency_comes_from_the_step_nearest_half_rate_and_errors_add_up() {

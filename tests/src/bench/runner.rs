@@ -11,6 +11,7 @@ use super::http_target::HttpTarget;
 use super::jetstream::JetStreamTarget;
 use super::load::Load;
 use super::options::Settings;
+use super::pauses::PauseMeter;
 use super::phase::{self, Pace, PhaseContext};
 use super::placement::{self, Cores};
 use super::procfs::ProcessProbe;
@@ -40,6 +41,8 @@ pub struct Runner<'a> {
     pub template: EventTemplate,
     /// Where the system under test and the load generator run.
     pub cores: Cores,
+    /// Notes the machine's own pauses during each phase.
+    pub pauses: PauseMeter,
 }
 
 impl Runner<'_> {
@@ -130,6 +133,7 @@ impl Runner<'_> {
                     matching: 0,
                     drain_stall: self.settings.drain_timeout,
                     open_workers: self.settings.open_workers,
+                    pauses: self.pauses.clone(),
                 };
                 let measured = self.measure(&context, nats, result).await;
                 result.peak_rss_mib = nats.and_then(|p| p.rss_mib());
@@ -179,6 +183,7 @@ impl Runner<'_> {
             matching,
             drain_stall: self.settings.drain_timeout,
             open_workers: self.settings.open_workers,
+            pauses: self.pauses.clone(),
         }
     }
 
@@ -290,13 +295,15 @@ fn remove_data_dir(dir: &Path, clean: bool) {
 fn report_phase(label: &str, p: &PhaseResult) {
     let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2} ms"));
     eprintln!(
-        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}, errors {}",
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}, machine pauses {} (latest {:.1} ms), errors {}",
         p.accepted_per_sec,
         p.delivered_per_sec
             .map_or("–".to_string(), |v| format!("{v:.0}")),
         ms(p.publish.map(|x| x.p99_ms)),
         ms(p.e2e.map(|x| x.p50_ms)),
         ms(p.e2e.map(|x| x.p99_ms)),
+        p.machine_pauses.over_5ms,
+        p.machine_pauses.longest_ms,
         p.errors()
     );
 }

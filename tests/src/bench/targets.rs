@@ -206,9 +206,15 @@ pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
     let half_rate_p99 = find(results, HeraldDurable).and_then(|r| {
         let step = r.open_loop.iter().find(|s| s.percent_of_max == Some(50))?;
         let p99 = step.e2e?.p99_ms;
+        let pauses = step.machine_pauses;
         Some((
             p99 <= 10.0,
-            format!("{p99:.2} ms at {:.0}/s", step.target_rate.unwrap_or(0.0)),
+            format!(
+                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms)",
+                step.target_rate.unwrap_or(0.0),
+                pauses.over_5ms,
+                pauses.longest_ms
+            ),
         ))
     });
     // The memory backend keeps its log (up to the retention size) in RAM by design.
@@ -262,6 +268,9 @@ pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::pauses::Pauses;
+    use crate::bench::results::PhaseKind;
+    use crate::bench::results::fixtures::phase;
 
     fn scenario(name: ScenarioName, accepted: f64, delivered: f64) -> ScenarioResult {
         let mut r = ScenarioResult::new(name.as_str(), "");
@@ -307,5 +316,24 @@ mod tests {
             .unwrap();
         assert_eq!(durable_vs_direct.value, Some(0.4));
         assert!(r.iter().any(|r| r.value.is_none()));
+    }
+
+    #[test]
+    fn the_half_rate_tail_says_how_the_machine_paused_meanwhile() {
+        let mut durable = scenario(ScenarioName::HeraldDurable, 9000.0, 8000.0);
+        let mut step = phase(PhaseKind::Open, Some(50), 6.0);
+        step.machine_pauses = Pauses {
+            over_5ms: 3,
+            longest_ms: 33.25,
+        };
+        durable.open_loop = vec![phase(PhaseKind::Open, Some(25), 1.0), step];
+        let checks = targets(&[durable]);
+        let p99 = checks.iter().find(|c| c.target.starts_with("p99")).unwrap();
+        // e2e is twice the publish latency in the fixture: 12 ms.
+        assert_eq!(p99.verdict, Verdict::Fail);
+        assert_eq!(
+            p99.measured,
+            "12.00 ms at 500/s (machine pauses ≥ 5 ms during the step: 3, the latest 33.2 ms)"
+        );
     }
 }
