@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(1);
 /// A wake-up this late counts as a pause of the machine. A real-time sleeper runs as soon as it is
 /// due, even on a saturated core (measured: under 1 ms late nearly always).
-pub const PAUSE: Duration = Duration::from_millis(5);
+const PAUSE: Duration = Duration::from_millis(5);
 
 /// The pauses seen during one phase, over every core.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -24,7 +24,7 @@ pub struct Pauses {
     /// Wake-ups at least [`PAUSE`] late, counted on each core (a pause of the whole machine
     /// counts once per core).
     pub over_5ms: u64,
-    /// The latest wake-up, in milliseconds past its due time.
+    /// The latest of the wake-ups (on any core), in milliseconds past its due time.
     pub longest_ms: f64,
 }
 
@@ -116,26 +116,18 @@ mod tests {
     #[test]
     fn late_wake_ups_count_from_five_milliseconds_and_taking_starts_anew() {
         let counts = Counts::default();
+        let taken = |counts: &Counts| {
+            let p = counts.take();
+            (p.over_5ms, p.longest_ms)
+        };
         counts.record(Duration::from_micros(80));
         counts.record(Duration::from_millis(4));
-        assert_eq!(
-            counts.take(),
-            Pauses {
-                over_5ms: 0,
-                longest_ms: 4.0
-            }
-        );
+        assert_eq!(taken(&counts), (0, 4.0));
         counts.record(Duration::from_millis(5));
         counts.record(Duration::from_micros(33_250));
         counts.record(Duration::from_millis(7));
-        assert_eq!(
-            counts.take(),
-            Pauses {
-                over_5ms: 3,
-                longest_ms: 33.25
-            }
-        );
-        assert_eq!(counts.take(), Pauses::default());
+        assert_eq!(taken(&counts), (3, 33.25));
+        assert_eq!(taken(&counts), (0, 0.0));
     }
 
     #[test]
