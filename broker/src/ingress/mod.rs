@@ -10,13 +10,12 @@ pub mod budget;
 
 use crate::error::ApiError;
 use crate::runtime::append::AppendError;
-use crate::runtime::{BrokerId, BrokerRuntime, Runtime};
+use crate::runtime::{BrokerRuntime, Runtime};
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
 use budget::{Budget, Reservation};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -25,23 +24,25 @@ use herald_log::LogError;
 use herald_triggers::dispatch::settle::TTL;
 use std::sync::Arc;
 
-/// The ingress router.
+/// The ingress router. Its one path shape, `/{namespace}/{name}`, is split by hand rather than
+/// matched by a route: Kubernetes names never need percent-decoding, and every event pays for
+/// the route match and its path parameters otherwise.
 pub fn router(runtime: Arc<Runtime>) -> Router {
-    Router::new()
-        .route("/{namespace}/{name}", any(handle))
-        .fallback(|| async {
-            ApiError::not_found("no broker at this path; POST to /{namespace}/{broker}")
-        })
-        .with_state(runtime)
+    Router::new().fallback(handle).with_state(runtime)
 }
 
-async fn handle(
-    State(runtime): State<Arc<Runtime>>,
-    Path(id): Path<BrokerId>,
-    request: Request,
-) -> Response {
-    let Some(broker) = runtime.broker_by_id(&id) else {
-        let BrokerId { namespace, name } = id;
+/// `(namespace, name)` of an ingress path `/{namespace}/{name}`.
+fn broker_path(path: &str) -> Option<(&str, &str)> {
+    let (namespace, name) = path.strip_prefix('/')?.split_once('/')?;
+    (!namespace.is_empty() && !name.is_empty() && !name.contains('/')).then_some((namespace, name))
+}
+
+async fn handle(State(runtime): State<Arc<Runtime>>, request: Request) -> Response {
+    let Some((namespace, name)) = broker_path(request.uri().path()) else {
+        return ApiError::not_found("no broker at this path; POST to /{namespace}/{broker}")
+            .into_response();
+    };
+    let Some(broker) = runtime.broker(namespace, name) else {
         return ApiError::not_found(format!("broker {namespace}/{name} not found")).into_response();
     };
     // The request is taken whole (not as a `HeaderMap` extractor, which would clone the headers).
@@ -194,6 +195,27 @@ fn append_error(err: AppendError) -> ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("storing the event failed: {other}"),
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broker_path;
+
+    #[test]
+    fn only_two_non_empty_segments_name_a_broker() {
+        assert_eq!(broker_path("/default/orders"), Some(("default", "orders")));
+        for path in [
+            "/",
+            "/default",
+            "/default/",
+            "//orders",
+            "/a/b/c",
+            "/a/b/",
+            "a/b",
+        ] {
+            assert_eq!(broker_path(path), None, "{path}");
         }
     }
 }

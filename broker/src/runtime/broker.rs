@@ -20,8 +20,8 @@ pub const RETENTION_AGE_ANNOTATION: &str = "herald.dev/retention-age";
 /// Broker annotation overriding the log's retention size (bytes).
 pub const RETENTION_BYTES_ANNOTATION: &str = "herald.dev/retention-bytes";
 
-/// Names a broker (and is the ingress path's `/{namespace}/{name}`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+/// Names a broker.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BrokerId {
     pub namespace: String,
     pub name: String,

@@ -71,15 +71,11 @@ impl Runtime {
 
     /// The running broker `namespace/name`, if any.
     pub fn broker(&self, namespace: &str, name: &str) -> Option<Arc<BrokerRuntime>> {
-        self.broker_by_id(&BrokerId {
+        let id = BrokerId {
             namespace: namespace.to_string(),
             name: name.to_string(),
-        })
-    }
-
-    /// The running broker `id`, if any.
-    pub fn broker_by_id(&self, id: &BrokerId) -> Option<Arc<BrokerRuntime>> {
-        self.brokers.read().expect("brokers lock").get(id).cloned()
+        };
+        self.brokers.read().expect("brokers lock").get(&id).cloned()
     }
 
     /// Every running broker.
