@@ -111,10 +111,11 @@ impl Drop for Spares {
 /// The thread runs at idle priority and writes one chunk to disk before it fills the next, so
 /// neither the CPU nor the disk queue is taken from the writer's appends and fsyncs for long
 /// (a fill of 64 MiB flushed at once held group commits up for about 30 ms here). With chunks
-/// of 1 MiB the slow syncs still came in bursts during each fill, and the e2e p99 at a quarter
-/// of the maximum rate was 5.3–7.7 ms; with 128 KiB chunks, 3.0–4.3 ms, and the closed loop
-/// took 8% more events per second. A 64 MiB fill then takes about 0.8 s instead of 0.3–0.4 s,
-/// well inside the time the active segment's last three quarters take to fill.
+/// of 1 MiB the slow syncs still came in bursts during each fill: over three alternated pairs
+/// of runs, the e2e p99 at a quarter of the maximum rate was 5.3–7.7 ms with 1 MiB chunks and
+/// 3.0–4.3 ms with 128 KiB, and the closed loop took 4–9% more events per second. A 64 MiB
+/// fill then takes about 0.8 s instead of 0.3–0.4 s, well inside the time the active
+/// segment's last three quarters take to fill.
 fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<File> {
     run_at_idle_priority();
     let mut file = OpenOptions::new()
