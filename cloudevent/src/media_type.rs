@@ -22,32 +22,17 @@ pub(crate) fn is_json(media_type: &str) -> bool {
 
 /// Whether `media_type` is an RFC 2046 style `type/subtype` (RFC 7230 tokens) optionally followed
 /// by parameters, using only characters a header value may carry. Parameters are not parsed.
-/// Every ingress event with a `Content-Type` passes here, so each byte is looked up once in a
-/// table rather than matched against character lists.
+/// Every ingress event with a `Content-Type` passes here, so token bytes are looked up in a
+/// table rather than matched against a character list.
 pub(crate) fn is_valid(media_type: &str) -> bool {
-    let bytes = media_type.as_bytes();
-    let end = bytes.iter().position(|&b| b == b';').unwrap_or(bytes.len());
-    let (essence, parameters) = bytes.split_at(end);
-    let essence = trim_blanks(essence);
-    let Some(slash) = essence.iter().position(|&b| b == b'/') else {
+    let Some((ty, subtype)) = essence(media_type).split_once('/') else {
         return false;
     };
-    is_token(&essence[..slash])
-        && is_token(&essence[slash + 1..])
-        && parameters
-            .iter()
-            .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
-}
-
-/// `s` without leading and trailing spaces and tabs.
-fn trim_blanks(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
+    is_token(ty)
+        && is_token(subtype)
+        && media_type
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 /// RFC 7230 `tchar`, by byte.
@@ -64,8 +49,8 @@ const TCHAR: [bool; 256] = {
 };
 
 /// RFC 7230 `token`: one or more tchar.
-fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| TCHAR[usize::from(b)])
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| TCHAR[usize::from(b)])
 }
 
 /// ASCII case-insensitive prefix test.
