@@ -103,6 +103,31 @@ pub fn encode_binary(event: &Event) -> (HeaderMap, Bytes) {
     binary::encode(event)
 }
 
+/// Writes the header lines (`name: value\r\n`) of the event's binary-mode message to `head` and
+/// returns its body: [`encode_binary`] for a client that writes its own HTTP/1.1 request head.
+pub fn write_binary(event: &Event, head: &mut Vec<u8>) -> Bytes {
+    binary::write_head(event, head)
+}
+
+/// Writes the `Content-Type` line of the event's structured-mode message to `head` and returns
+/// its body, as [`encode_structured`] encodes them.
+pub fn write_structured(event: &Event, head: &mut Vec<u8>) -> Bytes {
+    put_line(
+        head,
+        CONTENT_TYPE.as_str().as_bytes(),
+        STRUCTURED_CONTENT_TYPE.as_bytes(),
+    );
+    Bytes::from(json::to_json(event))
+}
+
+/// Appends the header line `name: value\r\n`.
+fn put_line(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    head.extend_from_slice(name);
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
+}
+
 /// Encodes an event in structured mode as `application/cloudevents+json`.
 pub fn encode_structured(event: &Event) -> (HeaderMap, Bytes) {
     json_message(STRUCTURED_CONTENT_TYPE, json::to_json(event))

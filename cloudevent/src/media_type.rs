@@ -49,7 +49,7 @@ const TCHAR: [bool; 256] = {
 };
 
 /// RFC 7230 `token`: one or more tchar.
-fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| TCHAR[usize::from(b)])
 }
 

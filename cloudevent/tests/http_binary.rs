@@ -252,3 +252,51 @@ fn data_base64_without_content_type_has_no_content_type_header() {
     assert!(!out.contains_key("content-type"));
     assert_eq!(body, r#"{ "xyz": 123 }"#);
 }
+
+/// The header lines a written head holds, parsed back into a map.
+fn written_head(head: &[u8]) -> ::http::HeaderMap {
+    let text = std::str::from_utf8(head).unwrap();
+    let lines: Vec<(&str, &[u8])> = text
+        .strip_suffix("\r\n")
+        .map_or(vec![], |t| t.split("\r\n").collect())
+        .into_iter()
+        .map(|line| {
+            let (name, value) = line.split_once(": ").expect("`name: value`");
+            (name, value.as_bytes())
+        })
+        .collect();
+    headers(&lines)
+}
+
+#[test]
+fn a_written_head_carries_what_the_header_map_encoding_carries() {
+    let structured = |json: &str| herald_cloudevent::json::from_json(json.as_bytes()).unwrap();
+    let mut typed = Event::new(SpecVersion::V10, "1", "/s", "t");
+    typed.set("count", AttrValue::Integer(-17));
+    typed.set("flag", AttrValue::Boolean(true));
+    typed.set("nasty", "  \"q\" 100% \u{0}\u{7f} €😀 %41 ".into());
+    let mut bad_content_type = Event::new(SpecVersion::V10, "1", "/s", "t");
+    bad_content_type.set("datacontenttype", "text/plain\r\nx: y".into());
+    let events = [
+        decode_one(&with_required(&[("content-type", b"text/plain")]), b"hi").unwrap(),
+        typed,
+        bad_content_type,
+        structured(r#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}"#),
+        structured(
+            r#"{"specversion":"0.3","id":"1","source":"/s","type":"t","datacontenttype":"application/xml","data":"<x/>"}"#,
+        ),
+    ];
+    for event in &events {
+        let (expected, expected_body) = http::encode_binary(event);
+        let mut head = Vec::new();
+        let body = http::write_binary(event, &mut head);
+        assert_eq!(sorted(&written_head(&head)), sorted(&expected), "{event:?}");
+        assert_eq!(body, expected_body);
+
+        let (expected, expected_body) = http::encode_structured(event);
+        let mut head = Vec::new();
+        let body = http::write_structured(event, &mut head);
+        assert_eq!(sorted(&written_head(&head)), sorted(&expected));
+        assert_eq!(body, expected_body);
+    }
+}

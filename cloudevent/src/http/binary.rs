@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
-use super::header_value;
+use super::{header_value, put_line};
 use crate::event::{AttrValue, Data, Event, EventError};
 use crate::media_type;
 
@@ -42,36 +42,81 @@ pub(super) fn decode(headers: &HeaderMap, body: Bytes) -> Result<Event, EventErr
     Event::from_decoded(attributes, data)
 }
 
-/// Encodes an event in binary mode. Assumes a valid event: attributes whose name cannot form a
-/// header name, and a `datacontenttype` that is not a valid header value, are left out.
-pub(super) fn encode(event: &Event) -> (HeaderMap, Bytes) {
-    let mut headers = HeaderMap::with_capacity(event.attribute_count() + 1);
+/// One header of a binary-mode message, before it is made a header.
+enum Line<'a> {
+    /// `Content-Type`: the `datacontenttype`, or `application/json` for JSON data without one.
+    ContentType(Cow<'a, str>),
+    /// `ce-<name>` carrying an attribute's canonical string form (not yet escaped).
+    Attribute(&'a str, Cow<'a, str>),
+}
+
+/// Calls `line` for each header of the event's binary-mode message and returns its body.
+fn each_line<'a>(event: &'a Event, mut line: impl FnMut(Line<'a>)) -> Bytes {
     for (name, value) in event.attributes() {
         let text = match value.as_str() {
             Some(text) => Cow::Borrowed(text),
             None => Cow::Owned(value.to_string()),
         };
         if name == "datacontenttype" {
-            if let Ok(content_type) = HeaderValue::from_str(&text) {
-                headers.insert(CONTENT_TYPE, content_type);
-            }
-        } else if let Some(header) = header_name(name) {
-            headers.insert(header, header_value::encode(&text));
+            line(Line::ContentType(text));
+        } else {
+            line(Line::Attribute(name, text));
         }
     }
-    let body = match event.data() {
+    match event.data() {
         None => Bytes::new(),
         Some(Data::Binary(bytes)) => bytes.clone(),
         Some(Data::Json(raw)) => {
             let content_type = event.datacontenttype();
             if content_type.is_none() {
                 // The JSON format implies application/json; make it explicit (JSON format 3.1.2).
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                line(Line::ContentType(Cow::Borrowed("application/json")));
             }
             json_body(content_type, raw)
         }
-    };
+    }
+}
+
+/// Encodes an event in binary mode. Assumes a valid event: attributes whose name cannot form a
+/// header name, and a `datacontenttype` that is not a valid header value, are left out.
+pub(super) fn encode(event: &Event) -> (HeaderMap, Bytes) {
+    let mut headers = HeaderMap::with_capacity(event.attribute_count() + 1);
+    let body = each_line(event, |line| match line {
+        Line::ContentType(text) => {
+            if let Ok(content_type) = HeaderValue::from_str(&text) {
+                headers.insert(CONTENT_TYPE, content_type);
+            }
+        }
+        Line::Attribute(name, text) => {
+            if let Some(header) = header_name(name) {
+                headers.insert(header, header_value::encode(&text));
+            }
+        }
+    });
     (headers, body)
+}
+
+/// Writes the event's binary-mode header lines (`name: value\r\n`) to `head`, leaving out what
+/// [`encode`] leaves out, and returns the body.
+pub(super) fn write_head(event: &Event, head: &mut Vec<u8>) -> Bytes {
+    each_line(event, |line| match line {
+        Line::ContentType(text) => {
+            if header_value::is_valid(text.as_bytes()) {
+                put_line(head, b"content-type", text.as_bytes());
+            }
+        }
+        Line::Attribute(name, text) => {
+            if media_type::is_token(name) {
+                let start = head.len();
+                head.extend_from_slice(b"ce-");
+                head.extend_from_slice(name.as_bytes());
+                head[start..].make_ascii_lowercase();
+                head.extend_from_slice(b": ");
+                head.extend_from_slice(header_value::escape(&text).as_bytes());
+                head.extend_from_slice(b"\r\n");
+            }
+        }
+    })
 }
 
 /// Body for JSON-format data: the raw JSON text for JSON content types; for other content types

@@ -15,12 +15,24 @@ const NOT_UTF8: &str = "header value is not valid UTF-8 after percent-decoding";
 
 /// Header value for an attribute's canonical string form.
 pub(super) fn encode(value: &str) -> HeaderValue {
+    HeaderValue::from_str(&escape(value)).expect("escaped text is visible ASCII")
+}
+
+/// An attribute's canonical string form, percent-encoded where the binding asks for it.
+pub(super) fn escape(value: &str) -> Cow<'_, str> {
     // Most values need no escape; checking first spares the encoder's byte-by-byte pass.
     if !value.bytes().any(needs_escape) {
-        return HeaderValue::from_str(value).expect("checked: visible ASCII");
+        return Cow::Borrowed(value);
     }
-    let encoded: Cow<'_, str> = utf8_percent_encode(value, ENCODE).into();
-    HeaderValue::from_str(&encoded).expect("percent-encoded text is visible ASCII")
+    utf8_percent_encode(value, ENCODE).into()
+}
+
+/// Whether `bytes` may be sent as a header value as they are (what [`HeaderValue::from_bytes`]
+/// accepts: no control characters other than tab).
+pub(super) fn is_valid(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
 }
 
 /// Whether `byte` is escaped in a header value ([`ENCODE`], and everything outside ASCII).

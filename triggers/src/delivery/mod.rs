@@ -2,10 +2,11 @@
 //! and the dead-letter sink when the subscriber gives up.
 //!
 //! - [`sender`] makes one HTTP attempt and classifies the answer ([`outcome`]), on a keep-alive
-//!   connection from `pool`, which the attempt itself drives.
+//!   connection from `pool` that speaks HTTP/1.1 itself (`http1`).
 //! - [`schedule`] says how long to wait before each retry.
 //! - [`Policy::deliver`] runs the whole schedule and reports a [`Final`] outcome.
 
+mod http1;
 pub mod outcome;
 mod pool;
 pub mod schedule;

@@ -1,26 +1,22 @@
-//! Keep-alive HTTP/1.1 connections to subscribers, driven by the delivery that uses them.
+//! Keep-alive HTTP/1.1 connections to subscribers, used by one delivery at a time.
 //!
-//! A hyper connection normally runs in a task of its own, so every request costs two hand-offs
-//! between tasks (request in, response out). Here the delivery polls its connection and its
-//! request together, in its own task; between requests the connection waits in a per-origin pool
-//! and is checked for a close by the peer before it is used again. A background task closes
-//! connections that stayed idle too long, so a burst or a deleted Trigger leaves no sockets open.
+//! A delivery checks a connection out, makes its exchange on it ([`http1`](super::http1)) in its
+//! own task, and checks it back in when the exchange left it fit for another. Between requests a
+//! connection waits in a per-origin pool and is checked for a close by the peer before it is used
+//! again. A background task closes connections that stayed idle too long, so a burst or a
+//! deleted Trigger leaves no sockets open.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http1::{self, Connection, SendRequest};
+use super::http1::Connection;
 use hyper_tls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::task::Poll;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 use tower::Service;
 
-type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+/// A connection's byte stream: TCP, or TLS over TCP for `https` subscribers.
+type Stream = TokioIo<MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>>;
 
 /// Idle connections kept per subscriber origin.
 const IDLE_PER_ORIGIN: usize = 256;
@@ -30,55 +26,10 @@ pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often idle connections are looked over, to close those past [`IDLE_TIMEOUT`].
 pub(super) const REAP_EVERY: Duration = Duration::from_secs(10);
 
-/// Why an exchange got no complete answer.
-#[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
-    #[error("could not connect: {0}")]
-    Connect(String),
-    #[error("request failed: {0}")]
-    Request(String),
-}
-
-/// One open connection: the handle requests go through, and the connection itself.
+/// One open connection and the origin it belongs to.
 pub struct Live {
     origin: String,
-    sender: SendRequest<Full<Bytes>>,
-    connection: Pin<Box<Connection<Stream, Full<Bytes>>>>,
-    /// Set once the connection future ended: it cannot be reused.
-    ended: bool,
-}
-
-impl Live {
-    /// Runs `work` (which uses this connection's sender) while driving the connection.
-    pub async fn drive<T>(
-        &mut self,
-        work: impl AsyncFnOnce(&mut SendRequest<Full<Bytes>>) -> Result<T, hyper::Error>,
-    ) -> Result<T, ExchangeError> {
-        let request_failed = |e: hyper::Error| ExchangeError::Request(chain(&e));
-        let mut work = pin!(work(&mut self.sender));
-        let connection = &mut self.connection;
-        let ended = &mut self.ended;
-        poll_fn(|cx| {
-            if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                return Poll::Ready(out.map_err(request_failed));
-            }
-            if !*ended && let Poll::Ready(result) = connection.as_mut().poll(cx) {
-                *ended = true;
-                if let Err(e) = result {
-                    return Poll::Ready(Err(request_failed(e)));
-                }
-            }
-            // The connection may have just completed the work.
-            match work.as_mut().poll(cx) {
-                Poll::Ready(out) => Poll::Ready(out.map_err(request_failed)),
-                Poll::Pending if *ended => Poll::Ready(Err(ExchangeError::Request(
-                    "the connection closed before the response".into(),
-                ))),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
-    }
+    pub connection: Connection<Stream>,
 }
 
 struct Idle {
@@ -119,10 +70,10 @@ impl Pool {
     }
 
     /// An idle connection to `uri`'s origin that is still open, or a new one.
-    pub async fn checkout(&self, uri: &http::Uri) -> Result<Live, ExchangeError> {
+    pub async fn checkout(&self, uri: &http::Uri) -> Result<Live, String> {
         let origin = origin(uri);
         while let Some(mut idle) = self.take_idle(&origin) {
-            if idle.since.elapsed() < IDLE_TIMEOUT && still_open(&mut idle.live) {
+            if idle.since.elapsed() < IDLE_TIMEOUT && idle.live.connection.is_open_while_idle() {
                 return Ok(idle.live);
             }
         }
@@ -131,21 +82,17 @@ impl Pool {
             .clone()
             .call(uri.clone())
             .await
-            .map_err(|e| ExchangeError::Connect(chain(e.as_ref())))?;
-        let (sender, connection) = http1::handshake(stream)
-            .await
-            .map_err(|e| ExchangeError::Connect(chain(&e)))?;
+            .map_err(|e| chain(e.as_ref()))?;
         Ok(Live {
             origin,
-            sender,
-            connection: Box::pin(connection),
-            ended: false,
+            connection: Connection::new(TokioIo::new(stream)),
         })
     }
 
-    /// Puts a connection whose exchange completed back for the next request to its origin.
+    /// Puts a connection back for the next request to its origin, unless its last exchange
+    /// left it unfit for another.
     pub fn checkin(&self, live: Live) {
-        if live.ended {
+        if !live.connection.is_reusable() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -203,13 +150,6 @@ fn expired(idle: &IdleMap) -> Vec<Idle> {
     }
     idle.retain(|_, list| !list.is_empty());
     out
-}
-
-/// Polls an idle connection once: a peer that closed it (or sent something unasked) ends it.
-fn still_open(live: &mut Live) -> bool {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    live.connection.as_mut().poll(&mut cx).is_pending() && !live.sender.is_closed()
 }
 
 fn origin(uri: &http::Uri) -> String {

@@ -1,12 +1,13 @@
-//! One HTTP delivery attempt: encodes the event (binary or structured), POSTs it with
-//! `Prefer: reply`, and classifies the response into an [`Attempt`].
+//! One HTTP delivery attempt: encodes the event (binary or structured) into a `POST` with
+//! `Prefer: reply`, exchanges it on a pooled connection, and classifies the response into an
+//! [`Attempt`].
 
+use super::http1::{Response, ResponseError};
 use super::outcome::{Attempt, is_retryable_status, may_carry_reply, parse_retry_after};
-use super::pool::{ExchangeError, Pool, chain};
+use super::pool::Pool;
 use bytes::Bytes;
 use herald_cloudevent::{Event, http as ce_http};
 use herald_crds::delivery::DeliveryFormat;
-use http_body_util::{BodyExt as _, Full, Limited};
 use std::time::Duration;
 
 /// The most response body we read; replies larger than this are rejected.
@@ -20,10 +21,13 @@ pub struct Sender {
     pool: Pool,
 }
 
-/// A response read in full (up to [`MAX_RESPONSE_BYTES`]), or why its body could not be.
-struct Answer {
-    parts: http::response::Parts,
-    body: Result<Bytes, String>,
+/// Why an exchange got no response.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("request failed: {0}")]
+    Request(ResponseError),
 }
 
 impl Sender {
@@ -40,86 +44,96 @@ impl Sender {
         format: DeliveryFormat,
         timeout: Duration,
     ) -> Attempt {
-        let (headers, body) = match format {
-            DeliveryFormat::Binary => ce_http::encode_binary(event),
-            DeliveryFormat::Json => ce_http::encode_structured(event),
-        };
         let uri = match url.parse::<http::Uri>() {
             Ok(uri) if uri.authority().is_some() => uri,
             Ok(_) => return unanswered(format!("invalid destination URL {url:?}: no host")),
             Err(err) => return unanswered(format!("invalid destination URL {url:?}: {err}")),
         };
-        let mut request = http::Request::new(Full::new(body));
-        *request.method_mut() = http::Method::POST;
-        *request.headers_mut() = headers;
-        let request_headers = request.headers_mut();
-        request_headers.insert("prefer", http::HeaderValue::from_static("reply"));
-        if let Some(host) = uri
-            .authority()
-            .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
-        {
-            request_headers.insert(http::header::HOST, host);
-        }
-        *request.uri_mut() = uri;
-        match tokio::time::timeout(timeout, self.exchange(request)).await {
-            Ok(Ok(answer)) => classify_answer(answer),
+        let request = encode_request(&uri, event, format);
+        match tokio::time::timeout(timeout, self.exchange(&uri, &request)).await {
+            Ok(Ok(response)) => classify_response(response),
             Ok(Err(err)) => unanswered(err.to_string()),
             Err(_) => unanswered(format!("timed out after {timeout:?}")),
         }
     }
 
-    /// Sends the request on a pooled connection and reads the whole (bounded) response; the
-    /// connection goes back to the pool when the exchange completed.
-    async fn exchange(&self, request: http::Request<Full<Bytes>>) -> Result<Answer, ExchangeError> {
-        let mut live = self.pool.checkout(request.uri()).await?;
-        // HTTP/1.1 requests carry the path only (the Host header names the origin).
-        let mut request = request;
-        let path = request
-            .uri()
-            .path_and_query()
-            .map_or_else(|| http::uri::PathAndQuery::from_static("/"), Clone::clone);
-        *request.uri_mut() = http::Uri::from(path);
-        let answer = live
-            .drive(async move |sender| {
-                sender.ready().await?;
-                let response = sender.send_request(request).await?;
-                let (parts, body) = response.into_parts();
-                let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
-                    Ok(collected) => Ok(collected.to_bytes()),
-                    Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(format!(
-                        "the response body exceeds {MAX_RESPONSE_BYTES} bytes"
-                    )),
-                    Err(err) => Err(format!(
-                        "reading the response body failed: {}",
-                        chain(err.as_ref())
-                    )),
-                };
-                Ok(Answer { parts, body })
-            })
-            .await?;
-        if answer.body.is_ok() {
-            self.pool.checkin(live);
-        }
-        Ok(answer)
+    /// Makes the exchange on a pooled connection, which goes back to the pool when the exchange
+    /// left it fit for another.
+    async fn exchange(&self, uri: &http::Uri, request: &[u8]) -> Result<Response, ExchangeError> {
+        let mut live = self
+            .pool
+            .checkout(uri)
+            .await
+            .map_err(ExchangeError::Connect)?;
+        let response = live
+            .connection
+            .exchange(request, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(ExchangeError::Request)?;
+        self.pool.checkin(live);
+        Ok(response)
     }
 }
 
+/// The request as it goes on the wire: a `POST` of the event to the URI's path (the `Host`
+/// header names the origin), asking for a reply.
+fn encode_request(uri: &http::Uri, event: &Event, format: DeliveryFormat) -> Vec<u8> {
+    let data_len = event.data().map_or(0, |data| data.bytes().len());
+    let mut request = Vec::with_capacity(512 + data_len);
+    request.extend_from_slice(b"POST ");
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    request.extend_from_slice(path.as_bytes());
+    request.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    request.extend_from_slice(authority.as_bytes());
+    request.extend_from_slice(b"\r\nprefer: reply\r\n");
+    let body = match format {
+        DeliveryFormat::Binary => ce_http::write_binary(event, &mut request),
+        DeliveryFormat::Json => ce_http::write_structured(event, &mut request),
+    };
+    request.extend_from_slice(b"content-length: ");
+    put_decimal(&mut request, body.len());
+    request.extend_from_slice(b"\r\n\r\n");
+    request.extend_from_slice(&body);
+    request
+}
+
+/// Appends `n` in decimal.
+fn put_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
 /// Classifies a read response: its status, or a failed body read as a retryable failure.
-fn classify_answer(answer: Answer) -> Attempt {
-    let Answer { parts, body } = answer;
-    let status = parts.status.as_u16();
-    let retry_after = parts
-        .headers
+fn classify_response(response: Response) -> Attempt {
+    let Response {
+        status,
+        headers,
+        body,
+    } = response;
+    let retry_after = headers
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
     match body {
-        Ok(body) => classify(status, &parts.headers, body, retry_after),
-        Err(error) => Attempt::Retryable {
+        Ok(body) => classify(status, &headers, body, retry_after),
+        Err(err) => Attempt::Retryable {
             status: Some(status),
             retry_after,
             body: Bytes::new(),
-            error,
+            error: match err {
+                ResponseError::TooLarge(_) => err.to_string(),
+                other => format!("reading the response body failed: {other}"),
+            },
         },
     }
 }
@@ -179,6 +193,7 @@ mod tests {
     use super::super::pool::{IDLE_TIMEOUT, REAP_EVERY};
     use super::*;
     use herald_cloudevent::SpecVersion;
+    use http_body_util::Full;
     use hyper::server::conn::http1 as server;
     use hyper_util::rt::TokioIo;
     use std::sync::Arc;
