@@ -91,16 +91,16 @@ impl Server {
         runtime.reconcile().await;
         tasks.push(tokio::spawn(runtime.clone().run(stop.clone())));
 
-        for (listener, router) in [
-            (ingress_listener, ingress::router(runtime.clone())),
-            (admin_listener, admin::router(runtime.clone())),
-        ] {
-            tasks.push(tokio::spawn(http_server::serve(
-                listener,
-                router,
-                stop.clone(),
-            )));
-        }
+        tasks.push(tokio::spawn(http_server::serve(
+            ingress_listener,
+            ingress::service(runtime.clone()),
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(http_server::serve(
+            admin_listener,
+            admin::router(runtime.clone()),
+            stop.clone(),
+        )));
         tracing::info!(%ingress_addr, %admin_addr, "herald is serving");
         Ok(Server {
             ingress_addr,

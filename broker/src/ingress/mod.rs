@@ -11,9 +11,9 @@ pub mod budget;
 use crate::error::ApiError;
 use crate::runtime::append::AppendError;
 use crate::runtime::{BrokerRuntime, Runtime};
-use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use budget::{Budget, Reservation};
@@ -22,13 +22,21 @@ use futures::StreamExt;
 use herald_cloudevent::http as ce_http;
 use herald_log::LogError;
 use herald_triggers::dispatch::settle::TTL;
+use hyper::body::Incoming;
+use std::convert::Infallible;
 use std::sync::Arc;
+use tower::Service;
 
-/// The ingress router. Its one path shape, `/{namespace}/{name}`, is split by hand rather than
-/// matched by a route: Kubernetes names never need percent-decoding, and every event pays for
-/// the route match and its path parameters otherwise.
-pub fn router(runtime: Arc<Runtime>) -> Router {
-    Router::new().fallback(handle).with_state(runtime)
+/// The ingress as a service: one handler, no router. Its one path shape, `/{namespace}/{name}`,
+/// is split by hand: Kubernetes names never need percent-decoding, and every event would pay
+/// for a router's match and its path parameters otherwise.
+pub fn service(
+    runtime: Arc<Runtime>,
+) -> impl Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    handle.with_state(runtime)
 }
 
 /// `(namespace, name)` of an ingress path `/{namespace}/{name}`.
