@@ -182,7 +182,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if size == 0 {
                 break;
             }
-            if body.len() + size > limit {
+            // `body` never holds more than `limit`, so this cannot overflow.
+            if size > limit - body.len() {
                 return Err(ResponseError::TooLarge(limit));
             }
             self.fill_to(size + 2).await?;
@@ -470,13 +471,17 @@ mod tests {
         assert_eq!(response.status, 500);
         assert!(matches!(response.body, Err(ResponseError::TooLarge(1024))));
         assert!(!conn.is_reusable());
-        let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n";
-        let (conn, response) = exchange(answer, false).await;
-        assert!(matches!(
-            response.unwrap().body,
-            Err(ResponseError::TooLarge(1024))
-        ));
-        assert!(!conn.is_reusable());
+        for answer in [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nFFFFFFFFFFFFFFFF\r\n",
+        ] {
+            let (conn, response) = exchange(answer, false).await;
+            assert!(matches!(
+                response.unwrap().body,
+                Err(ResponseError::TooLarge(1024))
+            ));
+            assert!(!conn.is_reusable());
+        }
     }
 
     #[tokio::test]

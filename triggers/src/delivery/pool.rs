@@ -164,7 +164,7 @@ fn origin(uri: &http::Uri) -> String {
 }
 
 /// An error and its causes, joined with `: `.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
