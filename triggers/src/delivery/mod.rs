@@ -6,6 +6,7 @@
 //! - [`schedule`] says how long to wait before each retry.
 //! - [`Policy::deliver`] runs the whole schedule and reports a [`Final`] outcome.
 
+mod destination;
 mod http1;
 pub mod outcome;
 mod pool;

@@ -6,6 +6,7 @@
 //! again. A background task closes connections that stayed idle too long, so a burst or a
 //! deleted Trigger leaves no sockets open.
 
+use super::destination::Destination;
 use super::http1::Connection;
 use hyper_tls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -69,10 +70,9 @@ impl Pool {
         }
     }
 
-    /// An idle connection to `uri`'s origin that is still open, or a new one.
-    pub async fn checkout(&self, uri: &http::Uri) -> Result<Live, String> {
-        let origin = origin(uri);
-        while let Some(mut idle) = self.take_idle(&origin) {
+    /// An idle connection to the destination's origin that is still open, or a new one.
+    pub async fn checkout(&self, destination: &Destination) -> Result<Live, String> {
+        while let Some(mut idle) = self.take_idle(&destination.origin) {
             if idle.since.elapsed() < IDLE_TIMEOUT && idle.live.connection.is_open_while_idle() {
                 return Ok(idle.live);
             }
@@ -80,11 +80,11 @@ impl Pool {
         let stream = self
             .connector
             .clone()
-            .call(uri.clone())
+            .call(destination.uri.clone())
             .await
             .map_err(|e| chain(e.as_ref()))?;
         Ok(Live {
-            origin,
+            origin: destination.origin.clone(),
             connection: Connection::new(TokioIo::new(stream)),
         })
     }
@@ -152,17 +152,6 @@ fn expired(idle: &IdleMap) -> Vec<Idle> {
     out
 }
 
-fn origin(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    // Built by hand: `format!` costs ten times as much, once per delivery.
-    let mut origin = String::with_capacity(scheme.len() + 3 + authority.len());
-    origin.push_str(scheme);
-    origin.push_str("://");
-    origin.push_str(authority);
-    origin
-}
-
 /// An error and its causes, joined with `: `.
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
@@ -173,17 +162,4 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::origin;
-
-    #[test]
-    fn an_origin_is_scheme_and_authority() {
-        let uri: http::Uri = "https://user@example.com:8443/a/b?q=1".parse().unwrap();
-        assert_eq!(origin(&uri), "https://user@example.com:8443");
-        let uri: http::Uri = "http://127.0.0.1/".parse().unwrap();
-        assert_eq!(origin(&uri), "http://127.0.0.1");
-    }
 }

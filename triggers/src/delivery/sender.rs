@@ -2,12 +2,14 @@
 //! `Prefer: reply`, exchanges it on a pooled connection, and classifies the response into an
 //! [`Attempt`].
 
+use super::destination::{Destination, Destinations};
 use super::http1::{Response, ResponseError};
 use super::outcome::{Attempt, is_retryable_status, may_carry_reply, parse_retry_after};
 use super::pool::Pool;
 use bytes::Bytes;
 use herald_cloudevent::{Event, http as ce_http};
 use herald_crds::delivery::DeliveryFormat;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The most response body we read; replies larger than this are rejected.
@@ -19,6 +21,7 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone, Debug, Default)]
 pub struct Sender {
     pool: Pool,
+    destinations: Arc<Destinations>,
 }
 
 /// Why an exchange got no response.
@@ -33,7 +36,10 @@ enum ExchangeError {
 impl Sender {
     /// A sender with its own connection pool.
     pub fn new() -> Sender {
-        Sender { pool: Pool::new() }
+        Sender {
+            pool: Pool::new(),
+            destinations: Arc::default(),
+        }
     }
 
     /// POSTs `event` to `url` once, bounded by `timeout` (until the whole response is read).
@@ -44,13 +50,12 @@ impl Sender {
         format: DeliveryFormat,
         timeout: Duration,
     ) -> Attempt {
-        let uri = match url.parse::<http::Uri>() {
-            Ok(uri) if uri.authority().is_some() => uri,
-            Ok(_) => return unanswered(format!("invalid destination URL {url:?}: no host")),
-            Err(err) => return unanswered(format!("invalid destination URL {url:?}: {err}")),
+        let destination = match self.destinations.get(url) {
+            Ok(destination) => destination,
+            Err(reason) => return unanswered(reason),
         };
-        let request = encode_request(&uri, event, format);
-        match tokio::time::timeout(timeout, self.exchange(&uri, &request)).await {
+        let request = encode_request(&destination, event, format);
+        match tokio::time::timeout(timeout, self.exchange(&destination, &request)).await {
             Ok(Ok(response)) => classify_response(response),
             Ok(Err(err)) => unanswered(err.to_string()),
             Err(_) => unanswered(format!("timed out after {timeout:?}")),
@@ -59,10 +64,14 @@ impl Sender {
 
     /// Makes the exchange on a pooled connection, which goes back to the pool when the exchange
     /// left it fit for another.
-    async fn exchange(&self, uri: &http::Uri, request: &[u8]) -> Result<Response, ExchangeError> {
+    async fn exchange(
+        &self,
+        destination: &Destination,
+        request: &[u8],
+    ) -> Result<Response, ExchangeError> {
         let mut live = self
             .pool
-            .checkout(uri)
+            .checkout(destination)
             .await
             .map_err(ExchangeError::Connect)?;
         let response = live
@@ -75,18 +84,13 @@ impl Sender {
     }
 }
 
-/// The request as it goes on the wire: a `POST` of the event to the URI's path (the `Host`
-/// header names the origin), asking for a reply.
-fn encode_request(uri: &http::Uri, event: &Event, format: DeliveryFormat) -> Vec<u8> {
+/// The request as it goes on the wire: a `POST` of the event to the destination, asking for a
+/// reply.
+fn encode_request(destination: &Destination, event: &Event, format: DeliveryFormat) -> Vec<u8> {
     let data_len = event.data().map_or(0, |data| data.bytes().len());
-    let mut request = Vec::with_capacity(512 + data_len);
-    request.extend_from_slice(b"POST ");
-    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    request.extend_from_slice(path.as_bytes());
-    request.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    request.extend_from_slice(authority.as_bytes());
-    request.extend_from_slice(b"\r\nprefer: reply\r\n");
+    let start = &destination.request_start;
+    let mut request = Vec::with_capacity(start.len() + 384 + data_len);
+    request.extend_from_slice(start);
     let body = match format {
         DeliveryFormat::Binary => ce_http::write_binary(event, &mut request),
         DeliveryFormat::Json => ce_http::write_structured(event, &mut request),
