@@ -2,7 +2,8 @@
 //! and the dead-letter sink when the subscriber gives up.
 //!
 //! - [`sender`] makes one HTTP attempt and classifies the answer ([`outcome`]), on a keep-alive
-//!   connection from `pool` that speaks HTTP/1.1 itself (`http1`).
+//!   connection from `pool` that speaks HTTP/1.1 itself (`http1`), to a URL parsed once
+//!   (`destination`).
 //! - [`schedule`] says how long to wait before each retry.
 //! - [`Policy::deliver`] runs the whole schedule and reports a [`Final`] outcome.
 
