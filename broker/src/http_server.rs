@@ -1,6 +1,6 @@
-//! Serving a service (an axum router or handler) over HTTP (HTTP/1.1, and HTTP/2 with prior knowledge): one task per
-//! connection, each connection's read buffer bounded, and a graceful stop that stops accepting
-//! and lets the requests in progress finish.
+//! Serving a service (an axum router or handler) over HTTP (HTTP/1.1, and HTTP/2 with prior
+//! knowledge): one task per connection, each connection's read buffer bounded, and a graceful
+//! stop that stops accepting and lets the requests in progress finish.
 //!
 //! hyper lets a connection's read buffer grow to about 400 KB by default; with hundreds of
 //! clients posting 100 KB batches that alone was tens of megabytes. Here it is capped at

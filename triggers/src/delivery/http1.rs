@@ -132,7 +132,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
                 let framing = framing(head.status, &head.headers)?;
                 let keep_alive = head.version_1_1
-                    && !has_token(&head.headers, http::header::CONNECTION, "close")
+                    && !list_items(&head.headers, http::header::CONNECTION)
+                        .any(|option| option.eq_ignore_ascii_case("close"))
                     && !matches!(framing, Framing::UntilClose);
                 return Ok((head.status, head.headers, framing, keep_alive));
             }
@@ -285,12 +286,8 @@ fn framing(status: u16, headers: &HeaderMap) -> Result<Framing, ResponseError> {
     }
     if headers.contains_key(http::header::TRANSFER_ENCODING) {
         // Chunked only when it is the last coding; otherwise the body runs to the close.
-        let chunked = headers
-            .get_all(http::header::TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|v| v.to_str().unwrap_or_default().split(','))
-            .map(str::trim)
-            .rfind(|coding| !coding.is_empty())
+        let chunked = list_items(headers, http::header::TRANSFER_ENCODING)
+            .next_back()
             .is_some_and(|last| last.eq_ignore_ascii_case("chunked"));
         return Ok(if chunked {
             Framing::Chunked
@@ -320,14 +317,17 @@ fn framing(status: u16, headers: &HeaderMap) -> Result<Framing, ResponseError> {
     })
 }
 
-/// Whether a comma-separated header holds `token` (ASCII case-insensitively).
-fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.to_str()
-            .unwrap_or_default()
-            .split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    })
+/// The items of a comma-separated header, over all its lines, trimmed, empty ones skipped.
+fn list_items(
+    headers: &HeaderMap,
+    name: http::header::HeaderName,
+) -> impl DoubleEndedIterator<Item = &str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .flat_map(|v| v.to_str().unwrap_or_default().split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// The size on a chunk-size line (`hex[;extensions]`).
