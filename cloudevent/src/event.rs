@@ -6,6 +6,7 @@
 
 mod validate;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -175,12 +176,31 @@ impl EventError {
     }
 }
 
+/// An attribute's name: borrowed from a static string for the names the specification and the
+/// broker define (so decoding an event allocates nothing for them), owned for the rest.
+pub type AttrName = Cow<'static, str>;
+
+/// Names kept as static strings when decoded, besides the record format's well-known ones.
+const OTHER_STATIC_NAMES: [&str; 1] = ["knativebrokerttl"];
+
+/// `name` as an [`AttrName`]: static when it is a well-known name, copied otherwise.
+pub fn attr_name(name: &str) -> AttrName {
+    crate::record::WELL_KNOWN
+        .iter()
+        .chain(&OTHER_STATIC_NAMES)
+        .find(|known| **known == name)
+        .map_or_else(
+            || Cow::Owned(name.to_owned()),
+            |known| Cow::Borrowed(*known),
+        )
+}
+
 /// A CloudEvent: attributes in arrival order (including `specversion`, `id`, `source`, `type`)
 /// and optional data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     specversion: SpecVersion,
-    attributes: Vec<(String, AttrValue)>,
+    attributes: Vec<(AttrName, AttrValue)>,
     data: Option<Data>,
 }
 
@@ -197,12 +217,12 @@ impl Event {
             specversion,
             attributes: vec![
                 (
-                    "specversion".to_owned(),
+                    Cow::Borrowed("specversion"),
                     AttrValue::String(specversion.as_str().to_owned()),
                 ),
-                ("id".to_owned(), AttrValue::String(id.into())),
-                ("source".to_owned(), AttrValue::String(source.into())),
-                ("type".to_owned(), AttrValue::String(ty.into())),
+                (Cow::Borrowed("id"), AttrValue::String(id.into())),
+                (Cow::Borrowed("source"), AttrValue::String(source.into())),
+                (Cow::Borrowed("type"), AttrValue::String(ty.into())),
             ],
             data: None,
         }
@@ -211,7 +231,7 @@ impl Event {
     /// Builds an event from decoded attributes: rejects duplicate names, reads the spec version
     /// from the `specversion` attribute and validates the result.
     pub(crate) fn from_decoded(
-        attributes: Vec<(String, AttrValue)>,
+        attributes: Vec<(AttrName, AttrValue)>,
         data: Option<Data>,
     ) -> Result<Event, EventError> {
         if let Some(name) = find_duplicate(&attributes) {
@@ -231,7 +251,7 @@ impl Event {
     /// validated before they were stored.
     pub(crate) fn from_parts(
         specversion: SpecVersion,
-        attributes: Vec<(String, AttrValue)>,
+        attributes: Vec<(AttrName, AttrValue)>,
         data: Option<Data>,
     ) -> Event {
         Event {
@@ -282,7 +302,7 @@ impl Event {
     /// Inserts an attribute at the end, or replaces an existing one in place. Setting
     /// `specversion` to `"0.3"` or `"1.0"` also switches [`Event::specversion`]; any other value
     /// is stored as given and rejected by [`Event::validate`].
-    pub fn set(&mut self, name: impl Into<String>, value: AttrValue) {
+    pub fn set(&mut self, name: impl Into<AttrName>, value: AttrValue) {
         let name = name.into();
         if name == "specversion"
             && let Some(version) = value.as_str().and_then(|v| v.parse().ok())
@@ -303,7 +323,7 @@ impl Event {
 
     /// All attributes, in order.
     pub fn attributes(&self) -> impl Iterator<Item = (&str, &AttrValue)> {
-        self.attributes.iter().map(|(n, v)| (n.as_str(), v))
+        self.attributes.iter().map(|(n, v)| (n.as_ref(), v))
     }
 
     /// Number of attributes, including the required ones.
@@ -331,7 +351,7 @@ impl Event {
 }
 
 /// Reads and parses the `specversion` attribute of decoded attributes.
-fn spec_version_of(attributes: &[(String, AttrValue)]) -> Result<SpecVersion, EventError> {
+fn spec_version_of(attributes: &[(AttrName, AttrValue)]) -> Result<SpecVersion, EventError> {
     match attributes.iter().find(|(n, _)| n == "specversion") {
         None => Err(EventError::new("specversion", validate::MISSING)),
         Some((_, AttrValue::String(v))) => v.parse(),
@@ -344,16 +364,16 @@ fn spec_version_of(attributes: &[(String, AttrValue)]) -> Result<SpecVersion, Ev
 
 /// The first name that occurs twice. Quadratic for the usual handful of attributes, sort-based
 /// for large (possibly hostile) inputs.
-fn find_duplicate(attributes: &[(String, AttrValue)]) -> Option<&str> {
+fn find_duplicate(attributes: &[(AttrName, AttrValue)]) -> Option<&str> {
     if attributes.len() <= 16 {
         return attributes.iter().enumerate().find_map(|(i, (name, _))| {
             attributes[..i]
                 .iter()
                 .any(|(earlier, _)| earlier == name)
-                .then_some(name.as_str())
+                .then_some(name.as_ref())
         });
     }
-    let mut names: Vec<&str> = attributes.iter().map(|(n, _)| n.as_str()).collect();
+    let mut names: Vec<&str> = attributes.iter().map(|(n, _)| n.as_ref()).collect();
     names.sort_unstable();
     names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
@@ -429,16 +449,16 @@ mod tests {
 
     #[test]
     fn duplicates_are_found_small_and_large() {
-        let mut attrs: Vec<(String, AttrValue)> = (0..40)
-            .map(|i| (format!("a{i}"), AttrValue::Integer(i)))
+        let mut attrs: Vec<(AttrName, AttrValue)> = (0..40)
+            .map(|i| (Cow::Owned(format!("a{i}")), AttrValue::Integer(i)))
             .collect();
         assert_eq!(find_duplicate(&attrs), None);
         assert_eq!(find_duplicate(&attrs[..5]), None);
-        attrs.push(("a7".to_owned(), AttrValue::Boolean(true)));
+        attrs.push((Cow::Borrowed("a7"), AttrValue::Boolean(true)));
         assert_eq!(find_duplicate(&attrs), Some("a7"));
         let small = vec![
-            ("x".to_owned(), AttrValue::Integer(1)),
-            ("x".to_owned(), AttrValue::Integer(2)),
+            (Cow::Borrowed("x"), AttrValue::Integer(1)),
+            (Cow::Borrowed("x"), AttrValue::Integer(2)),
         ];
         assert_eq!(find_duplicate(&small), Some("x"));
     }
@@ -446,17 +466,17 @@ mod tests {
     #[test]
     fn from_decoded_reports_duplicates_and_missing_specversion() {
         let dup = vec![
-            ("specversion".to_owned(), AttrValue::from("1.0")),
-            ("id".to_owned(), AttrValue::from("1")),
-            ("id".to_owned(), AttrValue::from("2")),
+            (Cow::Borrowed("specversion"), AttrValue::from("1.0")),
+            (Cow::Borrowed("id"), AttrValue::from("1")),
+            (Cow::Borrowed("id"), AttrValue::from("2")),
         ];
         let err = Event::from_decoded(dup, None).unwrap_err();
         assert_eq!(err.attribute, "id");
         assert!(err.reason.contains("more than once"));
-        let err = Event::from_decoded(vec![("id".to_owned(), "1".into())], None).unwrap_err();
+        let err = Event::from_decoded(vec![(Cow::Borrowed("id"), "1".into())], None).unwrap_err();
         assert_eq!(err.attribute, "specversion");
         let err = Event::from_decoded(
-            vec![("specversion".to_owned(), AttrValue::Integer(1))],
+            vec![(Cow::Borrowed("specversion"), AttrValue::Integer(1))],
             None,
         )
         .unwrap_err();

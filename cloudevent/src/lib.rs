@@ -23,4 +23,4 @@ pub mod json;
 mod media_type;
 pub mod record;
 
-pub use event::{AttrValue, Data, Event, EventError, SpecVersion};
+pub use event::{AttrName, AttrValue, Data, Event, EventError, SpecVersion, attr_name};

@@ -19,6 +19,7 @@
 //! Decoding checks the structure (lengths, tags, UTF-8) but does not re-run
 //! [`Event::validate`]: records are written only for events that were validated on ingress.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -29,7 +30,7 @@ use crate::event::{AttrValue, Data, Event, SpecVersion};
 pub const FORMAT_V1: u8 = 1;
 
 /// Attribute names stored as one byte. Append only: codes are part of format 1.
-const WELL_KNOWN: [&str; 17] = [
+pub(crate) const WELL_KNOWN: [&str; 17] = [
     "specversion",
     "id",
     "source",
@@ -184,9 +185,9 @@ fn decode_with(
     let mut attributes = Vec::with_capacity(count.min(reader.remaining() / 2));
     for _ in 0..count {
         let name = match reader.u8("attribute name")? {
-            0 => reader.str("attribute name")?.to_owned(),
+            0 => Cow::Owned(reader.str("attribute name")?.to_owned()),
             code => match WELL_KNOWN.get(usize::from(code) - 1) {
-                Some(known) => (*known).to_owned(),
+                Some(known) => Cow::Borrowed(*known),
                 None => {
                     return Err(RecordError::UnknownTag {
                         field: "attribute name",

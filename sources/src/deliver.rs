@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_cloudevent::{AttrValue, Event};
+use herald_cloudevent::{AttrValue, Event, attr_name};
 use herald_triggers::delivery::{Attempt, AttemptRecord, Final, Policy};
 use tokio_util::sync::CancellationToken;
 
@@ -107,7 +107,7 @@ impl Deliverer {
     /// back.
     pub(crate) async fn deliver(&self, mut event: Event, flow: &Flow) -> Disposition {
         for (name, value) in &self.overrides {
-            event.set(name.as_str(), value.as_str().into());
+            event.set(attr_name(name), value.as_str().into());
         }
         let sink_uri = self.sink.uri();
         let outcome = {

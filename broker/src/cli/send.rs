@@ -6,7 +6,7 @@ use super::client::AdminClient;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Args;
-use herald_cloudevent::{AttrValue, Data, Event, SpecVersion, http as ce_http};
+use herald_cloudevent::{AttrValue, Data, Event, SpecVersion, attr_name, http as ce_http};
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -63,7 +63,7 @@ pub fn build_event(args: &SendArgs) -> anyhow::Result<Event> {
         let Some((name, value)) = extension.split_once('=') else {
             bail!("--extension takes name=value, got {extension:?}");
         };
-        event.set(name, AttrValue::String(value.to_string()));
+        event.set(attr_name(name), AttrValue::String(value.to_string()));
     }
     event.validate().context("the event is not valid")?;
     Ok(event)

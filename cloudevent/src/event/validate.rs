@@ -123,7 +123,7 @@ mod tests {
     }
 
     fn error_for(mut event: Event, name: &str, value: AttrValue) -> EventError {
-        event.set(name, value);
+        event.set(name.to_owned(), value);
         event.validate().expect_err("must be rejected")
     }
 
@@ -248,7 +248,7 @@ mod tests {
 
     impl TapSet for Event {
         fn tap_set(mut self, name: &str, value: AttrValue) -> Self {
-            self.set(name, value);
+            self.set(name.to_owned(), value);
             self
         }
     }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::{header_value, put_line};
-use crate::event::{AttrValue, Data, Event, EventError};
+use crate::event::{AttrValue, Data, Event, EventError, attr_name};
 use crate::media_type;
 
 /// Decodes a binary-mode message. Every attribute becomes an [`AttrValue::String`]; a non-empty
@@ -24,7 +24,7 @@ pub(super) fn decode(headers: &HeaderMap, body: Bytes) -> Result<Event, EventErr
             }
             let value = header_value::decode(value.as_bytes())
                 .map_err(|reason| EventError::new(attribute, reason))?;
-            attributes.push((attribute.to_owned(), AttrValue::String(value)));
+            attributes.push((attr_name(attribute), AttrValue::String(value)));
         } else if name == CONTENT_TYPE {
             let value = value.to_str().map_err(|_| {
                 EventError::new(
@@ -33,7 +33,7 @@ pub(super) fn decode(headers: &HeaderMap, body: Bytes) -> Result<Event, EventErr
                 )
             })?;
             attributes.push((
-                "datacontenttype".to_owned(),
+                Cow::Borrowed("datacontenttype"),
                 AttrValue::String(value.trim().to_owned()),
             ));
         }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::event::{AttrValue, Data, Event, EventError, SpecVersion};
+use crate::event::{AttrName, AttrValue, Data, Event, EventError, SpecVersion, attr_name};
 
 /// One member of an event object: its name and raw JSON value.
 type Member<'a> = (Cow<'a, str>, &'a RawValue);
@@ -99,7 +99,7 @@ impl RawEvent<'_> {
                 "data_base64" => set_once(&mut data_base64, "data_base64", raw)?,
                 _ => {
                     if let Some(value) = attribute_value(&name, raw)? {
-                        attributes.push((name.into_owned(), value));
+                        attributes.push((attr_name(&name), value));
                     }
                 }
             }
@@ -147,7 +147,7 @@ fn set_once<'a>(
 
 /// The spec version the attributes declare, if it is a known one. Errors about a missing or
 /// unknown version are reported by `Event::from_decoded`.
-fn declared_version(attributes: &[(String, AttrValue)]) -> Option<SpecVersion> {
+fn declared_version(attributes: &[(AttrName, AttrValue)]) -> Option<SpecVersion> {
     attributes
         .iter()
         .find(|(n, _)| n == "specversion")
@@ -156,7 +156,7 @@ fn declared_version(attributes: &[(String, AttrValue)]) -> Option<SpecVersion> {
 }
 
 /// 0.3: `datacontentencoding: base64` means `data` holds a base64 string.
-fn is_base64_encoded(attributes: &[(String, AttrValue)]) -> bool {
+fn is_base64_encoded(attributes: &[(AttrName, AttrValue)]) -> bool {
     attributes
         .iter()
         .find(|(n, _)| n == "datacontentencoding")
