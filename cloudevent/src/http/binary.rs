@@ -106,7 +106,13 @@ pub(super) fn write_head(event: &Event, head: &mut Vec<u8>) -> Bytes {
             }
         }
         Line::Attribute(name, text) => {
-            if media_type::is_token(name) {
+            if let Some(known) = known_header(name) {
+                put_line(
+                    head,
+                    known.as_bytes(),
+                    header_value::escape(&text).as_bytes(),
+                );
+            } else if media_type::is_token(name) {
                 let start = head.len();
                 head.extend_from_slice(b"ce-");
                 head.extend_from_slice(name.as_bytes());
@@ -134,7 +140,18 @@ fn json_body(content_type: Option<&str>, raw: &Bytes) -> Bytes {
 /// `ce-<name>`, using static names for the common attributes and the extensions a broker stamps
 /// on every event.
 fn header_name(attribute: &str) -> Option<HeaderName> {
-    let known = match attribute {
+    if let Some(known) = known_header(attribute) {
+        return Some(HeaderName::from_static(known));
+    }
+    let mut name = Vec::with_capacity(3 + attribute.len());
+    name.extend_from_slice(b"ce-");
+    name.extend_from_slice(attribute.as_bytes());
+    HeaderName::from_bytes(&name).ok()
+}
+
+/// The header of a common attribute, or of an extension a broker stamps on every event.
+fn known_header(attribute: &str) -> Option<&'static str> {
+    Some(match attribute {
         "specversion" => "ce-specversion",
         "id" => "ce-id",
         "source" => "ce-source",
@@ -146,12 +163,6 @@ fn header_name(attribute: &str) -> Option<HeaderName> {
         "tracestate" => "ce-tracestate",
         "knativearrivaltime" => "ce-knativearrivaltime",
         "knativebrokerttl" => "ce-knativebrokerttl",
-        _ => {
-            let mut name = Vec::with_capacity(3 + attribute.len());
-            name.extend_from_slice(b"ce-");
-            name.extend_from_slice(attribute.as_bytes());
-            return HeaderName::from_bytes(&name).ok();
-        }
-    };
-    Some(HeaderName::from_static(known))
+        _ => return None,
+    })
 }
