@@ -13,7 +13,8 @@ pub struct Destination {
     pub uri: http::Uri,
     /// `scheme://authority`: connections to it are interchangeable.
     pub origin: String,
-    /// `POST <path> HTTP/1.1`, `Host` and `Prefer: reply`, each line ending in CRLF.
+    /// `POST <path> HTTP/1.1`, `Host` (without userinfo) and `Prefer: reply`, each line ending
+    /// in CRLF.
     pub request_start: Vec<u8>,
 }
 
@@ -28,10 +29,14 @@ impl Destination {
         let scheme = uri.scheme_str().unwrap_or("http");
         let authority = uri.authority().map_or("", |a| a.as_str());
         let origin = format!("{scheme}://{authority}");
-        // HTTP/1.1 requests carry the path only; the Host header names the origin.
+        // HTTP/1.1 requests carry the path only; the Host header names the host and port, never
+        // the userinfo (RFC 9110 section 7.2).
         let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         let request_start =
-            format!("POST {path} HTTP/1.1\r\nhost: {authority}\r\nprefer: reply\r\n").into_bytes();
+            format!("POST {path} HTTP/1.1\r\nhost: {host}\r\nprefer: reply\r\n").into_bytes();
         Ok(Destination {
             uri,
             origin,
@@ -76,7 +81,7 @@ mod tests {
         assert_eq!(d.origin, "https://user@example.com:8443");
         assert_eq!(
             d.request_start,
-            b"POST /a/b?q=1 HTTP/1.1\r\nhost: user@example.com:8443\r\nprefer: reply\r\n"
+            b"POST /a/b?q=1 HTTP/1.1\r\nhost: example.com:8443\r\nprefer: reply\r\n"
         );
         let d = Destination::parse("http://127.0.0.1:9000").unwrap();
         assert_eq!(d.origin, "http://127.0.0.1:9000");
