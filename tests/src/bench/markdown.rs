@@ -92,14 +92,17 @@ pub fn render(report: &Report) -> String {
              is large, the step measured the load generator's limit as much as the system's. \
              Machine pauses: wake-ups of a real-time sleeper thread on each core that came 5 ms or \
              more late during the phase (the host stopped the VM's cores), and the latest; every \
-             request in flight then waits as long.\n",
+             request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
+             phase, of the system under test / of this process, over the whole phase (the \
+             delivery of its events included); at a low rate each event pays for more wake-ups \
+             than in the closed loop.\n",
             s.open_workers
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms | machine pauses ≥ 5 ms (latest ms) | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | errors |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in stepped {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
                 let _ = writeln!(md, "{}", phase_row(&r.name, phase));
@@ -165,7 +168,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
@@ -174,6 +177,8 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         number(p.sender_lag_p99_ms, 3),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
+        number(p.cpu_s_per_1k, 3),
+        number(p.bench_cpu_s_per_1k, 3),
         p.errors()
     )
 }
@@ -234,6 +239,8 @@ mod tests {
     use crate::bench::machine::Machine;
     use crate::bench::options::Options;
     use crate::bench::placement::{Cores, Cpus};
+    use crate::bench::results::PhaseKind;
+    use crate::bench::results::fixtures::phase;
     use clap::Parser;
 
     #[test]
@@ -264,6 +271,21 @@ mod tests {
         assert!(md.contains("- herald-durable: lost 3,"));
         assert!(md.contains("failure: herald exited badly"));
         assert!(report.has_errors());
+    }
+
+    #[test]
+    fn every_phase_row_shows_the_cpu_the_phase_cost() {
+        let mut step = phase(PhaseKind::Open, Some(50), 1.0);
+        step.cpu_s_per_1k = Some(0.0612);
+        step.bench_cpu_s_per_1k = Some(0.035);
+        let row = phase_row("herald-durable", &step);
+        assert!(
+            row.starts_with("| herald-durable | open 50% | 500 |"),
+            "{row}"
+        );
+        assert!(row.ends_with("| 0.061 / 0.035 | 0 |"), "{row}");
+        let closed = phase(PhaseKind::Closed, None, 1.0);
+        assert!(phase_row("jetstream", &closed).ends_with("| – / – | 0 |"));
     }
 
     #[test]

@@ -143,5 +143,7 @@ fn summarize(
         duplicated,
         misrouted,
         failed_requests: log.failures.clone(),
+        cpu_s_per_1k: None,
+        bench_cpu_s_per_1k: None,
     }
 }

@@ -55,6 +55,11 @@ pub struct PhaseResult {
     pub duplicated: u64,
     pub misrouted: u64,
     pub failed_requests: BTreeMap<String, u64>,
+    /// CPU seconds of the system under test (Herald, or nats-server) per 1,000 events accepted
+    /// in the phase, over the whole phase (its warm-up and the delivery of its events included).
+    pub cpu_s_per_1k: Option<f64>,
+    /// The same for this process (sender and subscriber).
+    pub bench_cpu_s_per_1k: Option<f64>,
 }
 
 impl PhaseResult {
@@ -179,6 +184,8 @@ impl ScenarioResult {
         self.errors = self.error_detail.total();
         self.accepted_per_sec = Some(closed.accepted_per_sec);
         self.delivered_per_sec = closed.delivered_per_sec;
+        self.cpu_s_per_1k = closed.cpu_s_per_1k;
+        self.bench_cpu_s_per_1k = closed.bench_cpu_s_per_1k;
         let half = steps
             .iter()
             .filter_map(|s| s.percent_of_max.map(|p| (p.abs_diff(50), s)))
@@ -254,6 +261,8 @@ pub mod fixtures {
             duplicated: 0,
             misrouted: 0,
             failed_requests: BTreeMap::new(),
+            cpu_s_per_1k: None,
+            bench_cpu_s_per_1k: None,
         }
     }
 }
@@ -267,11 +276,15 @@ mod tests {
     fn latency_comes_from_the_step_nearest_half_rate_and_errors_add_up() {
         let mut closed = phase(PhaseKind::Closed, None, 9.0);
         closed.failed_requests.insert("http_503".into(), 2);
+        closed.cpu_s_per_1k = Some(0.03);
+        closed.bench_cpu_s_per_1k = Some(0.02);
         let mut warmup = phase(PhaseKind::Warmup, Some(25), 1.0);
         warmup.lost = 1;
+        let mut half = phase(PhaseKind::Open, Some(50), 2.0);
+        half.cpu_s_per_1k = Some(0.06);
         let steps = vec![
             phase(PhaseKind::Open, Some(25), 1.0),
-            phase(PhaseKind::Open, Some(50), 2.0),
+            half,
             phase(PhaseKind::Open, Some(75), 3.0),
         ];
         let mut r = ScenarioResult::new("x", "y");
@@ -280,6 +293,9 @@ mod tests {
         assert_eq!(r.delivered_per_sec, Some(900.0));
         assert_eq!(r.publish_p50_ms, Some(2.0));
         assert_eq!(r.e2e_p99_ms, Some(4.0));
+        // CPU per event is the closed loop's, whichever step the latencies come from.
+        assert_eq!(r.cpu_s_per_1k, Some(0.03));
+        assert_eq!(r.bench_cpu_s_per_1k, Some(0.02));
         assert_eq!(r.errors, 3);
         r.fail("herald died".into());
         r.fail("second reason".into());

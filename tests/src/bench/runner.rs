@@ -228,7 +228,7 @@ impl Runner<'_> {
         Ok(herald)
     }
 
-    /// The closed loop, then the warm-up and the open-loop steps; CPU over the closed loop.
+    /// The closed loop, then the warm-up and the open-loop steps, each with the CPU it cost.
     async fn measure(
         &self,
         context: &PhaseContext<'_>,
@@ -236,21 +236,16 @@ impl Runner<'_> {
         result: &mut ScenarioResult,
     ) -> Result<(), BenchError> {
         let s = self.settings;
-        let bench = ProcessProbe::current();
-        let system_before = system.and_then(|p| p.cpu_seconds());
-        let bench_before = bench.cpu_seconds();
+        let cpu = CpuProbes {
+            system,
+            bench: ProcessProbe::current(),
+        };
         let pace = Pace::Closed {
             concurrency: s.concurrency,
             warmup: s.warmup,
         };
-        let closed = phase::run(context, pace, s.duration).await?;
+        let closed = cpu.phase(context, pace, s.duration).await?;
         report_phase("closed loop", &closed);
-        let per_1k = |before: Option<f64>, after: Option<f64>| {
-            let events = closed.accepted_total as f64 / 1000.0;
-            Some((after? - before?) / events).filter(|_| events > 0.0)
-        };
-        result.cpu_s_per_1k = per_1k(system_before, system.and_then(|p| p.cpu_seconds()));
-        result.bench_cpu_s_per_1k = per_1k(bench_before, bench.cpu_seconds());
 
         let max = closed.accepted_per_sec;
         let mut warmup = None;
@@ -262,20 +257,50 @@ impl Runner<'_> {
                 percent: first,
                 warmup: true,
             };
-            warmup = Some(phase::run(context, pace, s.warmup).await?);
+            warmup = Some(cpu.phase(context, pace, s.warmup).await?);
             for &percent in &s.steps {
                 let pace = Pace::Open {
                     rate: rate(percent),
                     percent,
                     warmup: false,
                 };
-                let step = phase::run(context, pace, s.duration).await?;
+                let step = cpu.phase(context, pace, s.duration).await?;
                 report_phase(&format!("open loop {percent}%"), &step);
                 steps.push(step);
             }
         }
         result.set_phases(closed, warmup, steps);
         Ok(())
+    }
+}
+
+/// The processes whose CPU each phase is charged with.
+struct CpuProbes {
+    /// The system under test (Herald or nats-server), when there is one to read.
+    system: Option<ProcessProbe>,
+    /// This process: the sender and the subscriber.
+    bench: ProcessProbe,
+}
+
+impl CpuProbes {
+    /// Runs one phase and records the CPU seconds each process used during it, per 1,000 events
+    /// the phase had accepted.
+    async fn phase(
+        &self,
+        context: &PhaseContext<'_>,
+        pace: Pace,
+        duration: Duration,
+    ) -> Result<PhaseResult, BenchError> {
+        let system_before = self.system.and_then(|p| p.cpu_seconds());
+        let bench_before = self.bench.cpu_seconds();
+        let mut phase = phase::run(context, pace, duration).await?;
+        let events = phase.accepted_total as f64 / 1000.0;
+        let per_1k = |before: Option<f64>, after: Option<f64>| {
+            Some((after? - before?) / events).filter(|_| events > 0.0)
+        };
+        phase.cpu_s_per_1k = per_1k(system_before, self.system.and_then(|p| p.cpu_seconds()));
+        phase.bench_cpu_s_per_1k = per_1k(bench_before, self.bench.cpu_seconds());
+        Ok(phase)
     }
 }
 
@@ -295,7 +320,7 @@ fn remove_data_dir(dir: &Path, clean: bool) {
 fn report_phase(label: &str, p: &PhaseResult) {
     let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2} ms"));
     eprintln!(
-        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}, machine pauses {} (latest {:.1} ms), errors {}",
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, errors {}",
         p.accepted_per_sec,
         p.delivered_per_sec
             .map_or("–".to_string(), |v| format!("{v:.0}")),
@@ -304,6 +329,8 @@ fn report_phase(label: &str, p: &PhaseResult) {
         ms(p.e2e.map(|x| x.p99_ms)),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
+        p.cpu_s_per_1k
+            .map_or("–".to_string(), |v| format!("{v:.3}")),
         p.errors()
     );
 }
