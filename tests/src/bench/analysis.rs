@@ -93,6 +93,7 @@ mod tests {
             failures: BTreeMap::new(),
             publish: LatencyHistogram::new(),
             lag: LatencyHistogram::new(),
+            peak_in_flight: None,
         }
     }
 

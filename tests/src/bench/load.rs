@@ -10,7 +10,7 @@ use super::pacer;
 use super::target::{SendFailure, Target};
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -52,6 +52,9 @@ pub struct SendLog {
     pub publish: LatencyHistogram,
     /// Open loop only: how late the generator started each measured send.
     pub lag: LatencyHistogram,
+    /// Open loop only: the most sends unanswered at once. When it reaches the number of
+    /// senders, sends waited for a free one: the system under test had fallen that far behind.
+    pub peak_in_flight: Option<usize>,
 }
 
 impl SendLog {
@@ -88,6 +91,7 @@ impl Recorder {
                 failures: BTreeMap::new(),
                 publish: LatencyHistogram::new(),
                 lag: LatencyHistogram::new(),
+                peak_in_flight: None,
             },
             reported: HashSet::new(),
         }
@@ -227,11 +231,13 @@ pub async fn open_loop(
     let sends_per_sec = rate / load.target.events_per_send() as f64;
     let pacer = pacer::spawn(measure_from, measure_until, sends_per_sec, due_tx)?;
     let schedule = Arc::new(tokio::sync::Mutex::new(due_rx));
+    let in_flight = Arc::new(InFlight::default());
     let mut senders = JoinSet::new();
     for _ in 0..workers.max(1) {
         let load = load.clone();
         let recorder = recorder.clone();
         let schedule = schedule.clone();
+        let in_flight = in_flight.clone();
         senders.spawn(async move {
             loop {
                 let next = schedule.lock().await.recv().await;
@@ -239,7 +245,9 @@ pub async fn open_loop(
                     break;
                 };
                 let started = Instant::now();
+                in_flight.start();
                 let (seqs, outcome) = send_next(&load, due).await;
+                in_flight.end();
                 record(&recorder, seqs, due, started, outcome);
             }
         });
@@ -251,7 +259,27 @@ pub async fn open_loop(
             std::io::Error::other("it panicked"),
         ));
     }
-    Ok(finish(&recorder, &load.next_seq))
+    let mut log = finish(&recorder, &load.next_seq);
+    log.peak_in_flight = Some(in_flight.peak.load(Ordering::Acquire));
+    Ok(log)
+}
+
+/// Open-loop sends unanswered now, and the most at once.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl InFlight {
+    fn start(&self) {
+        let now = self.now.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak.fetch_max(now, Ordering::AcqRel);
+    }
+
+    fn end(&self) {
+        self.now.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[cfg(test)]
@@ -346,9 +374,28 @@ mod tests {
         let rate = log.accepted_per_sec();
         assert!(rate > 250.0 && rate <= 500.0, "{rate}");
         assert_eq!(log.lag.count(), 150);
+        let peak = log.peak_in_flight.unwrap();
+        assert!((1..=8).contains(&peak), "{peak}");
         let figures = analyze(&sink.take(), &log, 1, &clock);
         assert_eq!(figures.lost, 0);
         assert_eq!(figures.e2e.count(), 150);
+    }
+
+    #[tokio::test]
+    async fn a_stuck_target_keeps_every_open_loop_sender_waiting() {
+        // A listener that never accepts: each request waits out its timeout unanswered.
+        let clock = Clock::new();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        let target = HttpTarget::new(&url, EventTemplate::new(64)).await.unwrap();
+        let load = load(clock, target, Duration::from_millis(200));
+        let log = open_loop(&load, 100.0, Duration::from_millis(200), 4)
+            .await
+            .unwrap();
+        assert_eq!(log.peak_in_flight, Some(4));
+        assert_eq!(log.measured_accepted, 0);
+        assert_eq!(log.failures.values().sum::<u64>(), 20);
+        drop(listener);
     }
 
     #[tokio::test]

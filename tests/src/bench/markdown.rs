@@ -88,8 +88,10 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             md,
             "Open-loop latencies count from each send's scheduled time. Sender lag: how late sends \
-             started (the generator busy, or all {} open-loop senders waiting for answers); when it \
-             is large, the step measured the load generator's limit as much as the system's. \
+             started (the generator busy, or all {} open-loop senders waiting for answers); in \
+             brackets, the most sends unanswered at once: when it reaches the number of senders, \
+             the system under test had fallen behind by that many; when the lag is large without \
+             it, the step measured the load generator's limit as much as the system's. \
              Machine pauses: wake-ups of a real-time sleeper thread on each core that came 5 ms or \
              more late during the phase (the host stopped the VM's cores), and the latest; every \
              request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
@@ -100,7 +102,7 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms (most in flight) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | errors |"
         );
         let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in stepped {
@@ -174,13 +176,20 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         rate(p.delivered_per_sec),
         three(p.publish),
         three(p.e2e),
-        number(p.sender_lag_p99_ms, 3),
+        lag(p),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
         number(p.cpu_s_per_1k, 3),
         number(p.bench_cpu_s_per_1k, 3),
         p.errors()
     )
+}
+
+fn lag(p: &PhaseResult) -> String {
+    match p.peak_in_flight {
+        Some(peak) => format!("{} ({peak})", number(p.sender_lag_p99_ms, 3)),
+        None => number(p.sender_lag_p99_ms, 3),
+    }
 }
 
 fn rate(value: Option<f64>) -> String {
@@ -278,7 +287,10 @@ mod tests {
         let mut step = phase(PhaseKind::Open, Some(50), 1.0);
         step.cpu_s_per_1k = Some(0.0612);
         step.bench_cpu_s_per_1k = Some(0.035);
+        step.sender_lag_p99_ms = Some(52.6581);
+        step.peak_in_flight = Some(256);
         let row = phase_row("herald-durable", &step);
+        assert!(row.contains("| 52.658 (256) |"), "{row}");
         assert!(
             row.starts_with("| herald-durable | open 50% | 500 |"),
             "{row}"

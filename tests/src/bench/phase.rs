@@ -138,6 +138,7 @@ fn summarize(
         publish: log.publish.percentiles(),
         e2e: figures.as_ref().and_then(|f| f.e2e.percentiles()),
         sender_lag_p99_ms: lag.map(|p| p.p99_ms),
+        peak_in_flight: log.peak_in_flight,
         machine_pauses,
         lost,
         duplicated,

@@ -49,6 +49,9 @@ pub struct PhaseResult {
     pub e2e: Option<Percentiles>,
     /// Open loop: the 99th percentile of how late the generator started a send.
     pub sender_lag_p99_ms: Option<f64>,
+    /// Open loop: the most sends unanswered at once; at the number of open-loop senders, sends
+    /// waited for a free one because the system under test had fallen behind.
+    pub peak_in_flight: Option<usize>,
     /// The machine's own pauses during the phase (its warm-up and drain included).
     pub machine_pauses: Pauses,
     pub lost: u64,
@@ -256,6 +259,7 @@ pub mod fixtures {
             publish: Some(percentiles(p50)),
             e2e: Some(percentiles(p50 * 2.0)),
             sender_lag_p99_ms: None,
+            peak_in_flight: None,
             machine_pauses: Pauses::default(),
             lost: 0,
             duplicated: 0,

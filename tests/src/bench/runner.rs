@@ -319,8 +319,12 @@ fn remove_data_dir(dir: &Path, clean: bool) {
 
 fn report_phase(label: &str, p: &PhaseResult) {
     let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2} ms"));
+    let lag = match (p.sender_lag_p99_ms, p.peak_in_flight) {
+        (Some(lag), Some(peak)) => format!(", sender lag p99 {lag:.2} ms (most in flight {peak})"),
+        _ => String::new(),
+    };
     eprintln!(
-        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, errors {}",
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, errors {}",
         p.accepted_per_sec,
         p.delivered_per_sec
             .map_or("–".to_string(), |v| format!("{v:.0}")),

@@ -207,10 +207,16 @@ pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
         let step = r.open_loop.iter().find(|s| s.percent_of_max == Some(50))?;
         let p99 = step.e2e?.p99_ms;
         let pauses = step.machine_pauses;
+        let senders = match (step.sender_lag_p99_ms, step.peak_in_flight) {
+            (Some(lag), Some(peak)) => {
+                format!("; sender lag p99 {lag:.1} ms, most sends in flight {peak}")
+            }
+            _ => String::new(),
+        };
         Some((
             p99 <= 10.0,
             format!(
-                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms)",
+                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{senders})",
                 step.target_rate.unwrap_or(0.0),
                 pauses.over_5ms,
                 pauses.longest_ms
@@ -319,13 +325,15 @@ mod tests {
     }
 
     #[test]
-    fn the_half_rate_tail_says_how_the_machine_paused_meanwhile() {
+    fn the_half_rate_tail_says_how_the_machine_paused_and_how_far_the_senders_fell_behind() {
         let mut durable = scenario(ScenarioName::HeraldDurable, 9000.0, 8000.0);
         let mut step = phase(PhaseKind::Open, Some(50), 6.0);
         step.machine_pauses = Pauses {
             over_5ms: 3,
             longest_ms: 33.25,
         };
+        step.sender_lag_p99_ms = Some(9.04);
+        step.peak_in_flight = Some(256);
         durable.open_loop = vec![phase(PhaseKind::Open, Some(25), 1.0), step];
         let checks = targets(&[durable]);
         let p99 = checks.iter().find(|c| c.target.starts_with("p99")).unwrap();
@@ -333,7 +341,8 @@ mod tests {
         assert_eq!(p99.verdict, Verdict::Fail);
         assert_eq!(
             p99.measured,
-            "12.00 ms at 500/s (machine pauses ≥ 5 ms during the step: 3, the latest 33.2 ms)"
+            "12.00 ms at 500/s (machine pauses ≥ 5 ms during the step: 3, the latest 33.2 ms; \
+             sender lag p99 9.0 ms, most sends in flight 256)"
         );
     }
 }
