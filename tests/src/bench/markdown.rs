@@ -88,10 +88,10 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             md,
             "Open-loop latencies count from each send's scheduled time. Sender lag: how late sends \
-             started (the generator busy, or all {} open-loop senders waiting for answers); in \
-             brackets, the most sends unanswered at once: when it reaches the number of senders, \
-             the system under test had fallen behind by that many; when the lag is large without \
-             it, the step measured the load generator's limit as much as the system's. \
+             started (the generator busy, or all {0} open-loop senders waiting for answers); when \
+             it is large, the step measured the load generator's limit as much as the system's. In \
+             brackets: the most sends unanswered at once, how far the system under test fell \
+             behind at worst (at {0}, sends waited for a free sender). \
              Machine pauses: wake-ups of a real-time sleeper thread on each core that came 5 ms or \
              more late during the phase (the host stopped the VM's cores), and the latest; every \
              request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
