@@ -29,6 +29,12 @@ pub enum BenchError {
     },
     #[error("the target URL {url:?} is not a plain http://host:port/path URL")]
     BadUrl { url: String },
+    #[error(
+        "jetstream-fsync needs a nats-server of 2.10 or later (for `sync_interval: always`): \
+         `tests/nats-server` installs one and prints its path; pass it with --nats-server-bin \
+         or NATS_SERVER_BIN"
+    )]
+    NatsServerMissing,
     #[error("NATS JetStream: {what}: {detail}")]
     Nats { what: String, detail: String },
     #[error("{what}: {source}")]

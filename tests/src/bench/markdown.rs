@@ -157,8 +157,10 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         md,
         "```sh\ncargo build --release -p herald-broker --bin herald\n\
+         export NATS_SERVER_BIN=\"$(tests/nats-server)\"\n\
          cargo run --release -p herald-tests --bin herald-bench -- --out bench-out\n```\n\n\
-         The jetstream scenario needs a NATS server with JetStream on 127.0.0.1:4222 (`nats-server -js`)."
+         The jetstream scenario needs a NATS server with JetStream on 127.0.0.1:4222 (`nats-server -js`); \
+         jetstream-fsync starts a nats-server of 2.10 or later itself (`tests/nats-server` installs 2.15.1 from PyPI)."
     );
     md
 }

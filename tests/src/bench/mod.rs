@@ -15,6 +15,7 @@ pub mod latency;
 pub mod load;
 pub mod machine;
 pub mod markdown;
+pub mod nats_server;
 pub mod options;
 pub mod pacer;
 pub mod pauses;

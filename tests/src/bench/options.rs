@@ -60,6 +60,10 @@ pub struct Options {
     /// The NATS server of the jetstream scenario.
     #[arg(long, default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// The nats-server binary (2.10 or later) that jetstream-fsync starts itself;
+    /// `tests/nats-server` installs one and prints its path.
+    #[arg(long, env = "NATS_SERVER_BIN", value_name = "PATH")]
+    pub nats_server_bin: Option<PathBuf>,
     /// An extra flag for `herald serve`, e.g. --herald-arg=--max-in-flight=256 (repeatable).
     #[arg(long = "herald-arg", value_name = "FLAG", allow_hyphen_values = true)]
     pub herald_args: Vec<String>,
@@ -93,6 +97,7 @@ pub struct Settings {
     pub steps: Vec<u32>,
     pub quick: bool,
     pub nats_url: String,
+    pub nats_server_bin: Option<PathBuf>,
     pub herald_args: Vec<String>,
     pub open_workers: usize,
     #[serde(serialize_with = "seconds")]
@@ -131,6 +136,7 @@ impl Options {
             steps,
             quick: self.quick,
             nats_url: self.nats_url,
+            nats_server_bin: self.nats_server_bin,
             herald_args: self.herald_args,
             open_workers: self.open_workers.max(1),
             request_timeout: self.request_timeout,

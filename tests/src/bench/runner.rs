@@ -1,7 +1,7 @@
 //! Runs the scenarios one after another. Each starts what it needs (subscriber, Herald with its
-//! Triggers, a JetStream stream), runs the closed loop and the open-loop steps, reads the
-//! system's CPU and memory, and tears everything down. A scenario that fails is recorded with
-//! its reason and the run goes on.
+//! Triggers, a JetStream stream, for jetstream-fsync a nats-server of its own), runs the closed
+//! loop and the open-loop steps, reads the system's CPU and memory, and tears everything down. A
+//! scenario that fails is recorded with its reason and the run goes on.
 
 use super::clock::Clock;
 use super::error::BenchError;
@@ -10,6 +10,7 @@ use super::herald::HeraldProcess;
 use super::http_target::HttpTarget;
 use super::jetstream::JetStreamTarget;
 use super::load::Load;
+use super::nats_server::NatsServer;
 use super::options::Settings;
 use super::pauses::PauseMeter;
 use super::phase::{self, Pace, PhaseContext};
@@ -17,7 +18,7 @@ use super::placement::{self, Cores};
 use super::procfs::ProcessProbe;
 use super::relay::Relay;
 use super::results::{PhaseResult, ScenarioResult};
-use super::scenario::{ScenarioName, System, TriggerSet};
+use super::scenario::{NatsServerKind, ScenarioName, System, TriggerSet};
 use super::sink::Sink;
 use super::target::Target;
 use std::path::{Path, PathBuf};
@@ -110,10 +111,7 @@ impl Runner<'_> {
                 remove_data_dir(&data_dir, measured.is_ok() && stopped.is_ok());
                 measured.and(stopped)
             }
-            System::JetStream => {
-                let stream =
-                    JetStreamTarget::create(&self.settings.nats_url, &self.template).await?;
-                let target = Arc::new(Target::JetStream(stream));
+            System::JetStream(NatsServerKind::Machine) => {
                 let nats = ProcessProbe::find_by_name("nats-server");
                 // Without the right to move it (another user's server), it runs where it is.
                 let _pinned = match (nats, &self.cores.system) {
@@ -127,21 +125,30 @@ impl Runner<'_> {
                         .ok(),
                     _ => None,
                 };
-                let context = PhaseContext {
-                    load: self.load(target.clone()),
-                    sink: None,
-                    matching: 0,
-                    drain_stall: self.settings.drain_timeout,
-                    open_workers: self.settings.open_workers,
-                    pauses: self.pauses.clone(),
-                };
-                let measured = self.measure(&context, nats, result).await;
-                result.peak_rss_mib = nats.and_then(|p| p.rss_mib());
-                let deleted = match &*target {
-                    Target::JetStream(stream) => stream.delete().await,
-                    Target::Http(_) => Ok(()),
-                };
-                measured.and(deleted)
+                self.publish_to_jetstream(&self.settings.nats_url, nats, result)
+                    .await
+            }
+            System::JetStream(NatsServerKind::SyncAlways) => {
+                let binary = (self.settings.nats_server_bin.as_ref())
+                    .ok_or(BenchError::NatsServerMissing)?;
+                let dir = self.data_dir(name)?;
+                let server = NatsServer::start(binary, &dir, self.cores.system.as_ref()).await?;
+                result
+                    .description
+                    .push_str(&format!(" (nats-server {})", server.version));
+                let measured = self
+                    .publish_to_jetstream(&server.url, Some(server.probe), result)
+                    .await;
+                let stopped = server.stop().await;
+                if measured.is_ok() && stopped.is_ok() {
+                    let _ = std::fs::remove_dir_all(&dir);
+                } else {
+                    eprintln!(
+                        "herald-bench:   nats-server's store and log are kept in {}",
+                        dir.display()
+                    );
+                }
+                measured.and(stopped)
             }
             System::IdleHerald { triggers } => {
                 let sink = Sink::start(self.clock, None)?;
@@ -160,6 +167,32 @@ impl Runner<'_> {
                 stopped
             }
         }
+    }
+
+    /// Publish-with-ack to a stream of its own on the server at `url`, whose process is `nats`.
+    async fn publish_to_jetstream(
+        &self,
+        url: &str,
+        nats: Option<ProcessProbe>,
+        result: &mut ScenarioResult,
+    ) -> Result<(), BenchError> {
+        let stream = JetStreamTarget::create(url, &self.template).await?;
+        let target = Arc::new(Target::JetStream(stream));
+        let context = PhaseContext {
+            load: self.load(target.clone()),
+            sink: None,
+            matching: 0,
+            drain_stall: self.settings.drain_timeout,
+            open_workers: self.settings.open_workers,
+            pauses: self.pauses.clone(),
+        };
+        let measured = self.measure(&context, nats, result).await;
+        result.peak_rss_mib = nats.and_then(|p| p.rss_mib());
+        let deleted = match &*target {
+            Target::JetStream(stream) => stream.delete().await,
+            Target::Http(_) => Ok(()),
+        };
+        measured.and(deleted)
     }
 
     fn load(&self, target: Arc<Target>) -> Load {

@@ -23,8 +23,20 @@ pub enum ScenarioName {
     #[value(name = "selective-1000-cesql")]
     Selective1000Cesql,
     Jetstream,
+    JetstreamFsync,
     #[value(name = "idle-100-triggers")]
     Idle100Triggers,
+}
+
+/// Which nats-server a JetStream scenario publishes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatsServerKind {
+    /// The machine's own server (`--nats-url`), as configured there: by default JetStream
+    /// acknowledges a publish once written, and syncs to disk every two minutes.
+    Machine,
+    /// A server the benchmark starts itself with `sync_interval: always`: acknowledged only
+    /// after its fsync, like herald-durable.
+    SyncAlways,
 }
 
 /// How Triggers filter.
@@ -104,8 +116,8 @@ pub enum System {
         triggers: TriggerSet,
         batch: u64,
     },
-    /// Publish-with-ack to a JetStream file-storage stream.
-    JetStream,
+    /// Publish-with-ack to a JetStream file-storage stream on the given server.
+    JetStream(NatsServerKind),
     /// Herald with Triggers and no load: its idle memory.
     IdleHerald { triggers: TriggerSet },
 }
@@ -130,6 +142,7 @@ impl ScenarioName {
             ScenarioName::Selective1000 => "selective-1000",
             ScenarioName::Selective1000Cesql => "selective-1000-cesql",
             ScenarioName::Jetstream => "jetstream",
+            ScenarioName::JetstreamFsync => "jetstream-fsync",
             ScenarioName::Idle100Triggers => "idle-100-triggers",
         }
     }
@@ -157,6 +170,9 @@ impl ScenarioName {
             ScenarioName::Selective1000 => "Herald durable, 1,000 exact-type Triggers, 1 matches",
             ScenarioName::Selective1000Cesql => "Herald durable, 1,000 CESQL Triggers, 1 matches",
             ScenarioName::Jetstream => "NATS JetStream publish-with-ack, file storage",
+            ScenarioName::JetstreamFsync => {
+                "NATS JetStream publish-with-ack, file storage, sync_interval: always (acked after fsync)"
+            }
             ScenarioName::Idle100Triggers => "Herald durable, 100 Triggers, no load: idle memory",
         }
     }
@@ -189,7 +205,8 @@ impl ScenarioName {
                     dialect: Dialect::Cesql,
                 },
             ),
-            ScenarioName::Jetstream => System::JetStream,
+            ScenarioName::Jetstream => System::JetStream(NatsServerKind::Machine),
+            ScenarioName::JetstreamFsync => System::JetStream(NatsServerKind::SyncAlways),
             ScenarioName::Idle100Triggers => System::IdleHerald {
                 triggers: TriggerSet::exact(100, 0),
             },

@@ -102,21 +102,24 @@ pub fn ratios(results: &[ScenarioResult]) -> Vec<Ratio> {
         ));
     }
     use ScenarioName::*;
-    // What users would pick instead: every durable ingress scenario against JetStream's acks.
-    for name in [
-        HeraldDurable,
-        HeraldDurableNofsync,
-        HeraldDurableIngress,
-        HeraldDurableBatch,
-    ] {
-        out.push(ratio(
-            name,
-            accepted,
-            "accepted/s",
-            Jetstream,
-            accepted,
-            "acks/s",
-        ));
+    // What users would pick instead: every durable ingress scenario against JetStream's acks,
+    // as configured by default (acked before fsync) and syncing every write (acked after it).
+    for jetstream in [Jetstream, JetstreamFsync] {
+        for name in [
+            HeraldDurable,
+            HeraldDurableNofsync,
+            HeraldDurableIngress,
+            HeraldDurableBatch,
+        ] {
+            out.push(ratio(
+                name,
+                accepted,
+                "accepted/s",
+                jetstream,
+                accepted,
+                "acks/s",
+            ));
+        }
     }
     // The bare relay: two hops per event and nothing else, the ceiling of any broker here.
     out.push(ratio(
@@ -263,8 +266,17 @@ pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
             idle,
             "needs idle-100-triggers",
         ),
+        // Like for like: both acknowledge only what an fsync covers.
         check(
-            "herald-durable ingress accept rate ≥ jetstream publish-with-ack rate",
+            "herald-durable ingress accept rate ≥ jetstream-fsync publish-with-ack rate \
+             (both acknowledge after fsync)",
+            vs(HeraldDurable, JetstreamFsync, accepted, 1.0),
+            "needs herald-durable and jetstream-fsync",
+        ),
+        // JetStream as configured by default, which acknowledges before its data is on disk.
+        check(
+            "herald-durable ingress accept rate ≥ jetstream publish-with-ack rate \
+             (JetStream's default: acked before fsync)",
             vs(HeraldDurable, Jetstream, accepted, 1.0),
             "needs herald-durable and jetstream",
         ),
@@ -297,6 +309,7 @@ mod tests {
             durable,
             scenario(ScenarioName::Selective1000, 8000.0, 7000.0),
             scenario(ScenarioName::Jetstream, 10000.0, 0.0),
+            scenario(ScenarioName::JetstreamFsync, 2000.0, 0.0),
         ];
         let checks = targets(&results);
         let verdict = |prefix: &str| {
@@ -310,7 +323,15 @@ mod tests {
         assert_eq!(verdict("herald-durable end-to-end"), Verdict::Pass);
         // 7000 / 8000 = 0.875
         assert_eq!(verdict("selective"), Verdict::Fail);
-        assert_eq!(verdict("herald-durable ingress"), Verdict::Fail);
+        // 9000 acks/s against 2000 syncing every write, and 10000 acking before the sync.
+        assert_eq!(
+            verdict("herald-durable ingress accept rate ≥ jetstream-fsync"),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict("herald-durable ingress accept rate ≥ jetstream publish"),
+            Verdict::Fail
+        );
         // The memory backend's RSS holds its log; only embedded-log scenarios count.
         assert_eq!(verdict("Herald's peak RSS"), Verdict::Pass);
         assert_eq!(verdict("Herald's RSS"), Verdict::NotMeasured);
@@ -321,6 +342,15 @@ mod tests {
             .find(|r| r.name == "herald-durable delivered/s ÷ direct delivered/s")
             .unwrap();
         assert_eq!(durable_vs_direct.value, Some(0.4));
+        let value = |name: &str| r.iter().find(|r| r.name == name).unwrap().value;
+        assert_eq!(
+            value("herald-durable accepted/s ÷ jetstream-fsync acks/s"),
+            Some(4.5)
+        );
+        assert_eq!(
+            value("herald-durable accepted/s ÷ jetstream acks/s"),
+            Some(0.9)
+        );
         assert!(r.iter().any(|r| r.value.is_none()));
     }
 
