@@ -139,6 +139,8 @@ impl Runner<'_> {
                 let measured = self
                     .publish_to_jetstream(&server.url, Some(server.probe), result)
                     .await;
+                // This server lived only for the scenario: its high-water mark is the peak.
+                result.peak_rss_mib = server.probe.peak_rss_mib().or(result.peak_rss_mib);
                 let stopped = server.stop().await;
                 if measured.is_ok() && stopped.is_ok() {
                     let _ = std::fs::remove_dir_all(&dir);
