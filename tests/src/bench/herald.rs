@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,31 +52,15 @@ impl HeraldProcess {
         cpus: Option<&Cpus>,
     ) -> Result<HeraldProcess, BenchError> {
         let log_path = data_dir.with_extension("log");
-        let log = std::fs::File::create(&log_path)
-            .map_err(|e| BenchError::io(format!("creating {}", log_path.display()), e))?;
-        let mut command = Command::new(binary);
-        if let Some(cpus) = cpus.cloned() {
-            // SAFETY: the closure only makes the sched_setaffinity system call (no allocation,
-            // no locks), which is allowed between fork and exec.
-            unsafe {
-                command.pre_exec(move || placement::set_own_affinity(&cpus));
-            }
-        }
-        let mut child = command
+        let mut command = placement::system_command(binary, cpus, &log_path)?;
+        command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| BenchError::Spawn {
-                binary: binary.to_path_buf(),
-                source,
-            })?;
+            .stdout(Stdio::piped());
+        let mut child = placement::spawn(command, binary)?;
         let start_error = |reason: String| BenchError::HeraldStart {
             reason,
             log_tail: log_tail(&log_path),

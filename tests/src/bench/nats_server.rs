@@ -74,28 +74,9 @@ impl NatsServer {
         std::fs::write(&config_path, config(dir))
             .map_err(|e| BenchError::io(format!("writing {}", config_path.display()), e))?;
         let log_path = dir.join("nats-server.log");
-        let log = std::fs::File::create(&log_path)
-            .map_err(|e| BenchError::io(format!("creating {}", log_path.display()), e))?;
-        let mut command = Command::new(binary);
-        if let Some(cpus) = cpus.cloned() {
-            // SAFETY: the closure only makes the sched_setaffinity system call (no allocation,
-            // no locks), which is allowed between fork and exec.
-            unsafe {
-                command.pre_exec(move || placement::set_own_affinity(&cpus));
-            }
-        }
-        let mut child = command
-            .arg("-c")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| BenchError::Spawn {
-                binary: binary.to_path_buf(),
-                source,
-            })?;
+        let mut command = placement::system_command(binary, cpus, &log_path)?;
+        command.arg("-c").arg(&config_path).stdout(Stdio::null());
+        let mut child = placement::spawn(command, binary)?;
         let Some(pid) = child.id() else {
             return Err(nats_start(binary, "it exited right after starting".into()));
         };

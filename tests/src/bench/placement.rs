@@ -11,6 +11,9 @@ use super::error::BenchError;
 use clap::ValueEnum;
 use serde::Serialize;
 use std::fmt;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::process::{Child, Command};
 
 /// How the system under test and the load generator share the machine's cores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ValueEnum)]
@@ -114,10 +117,34 @@ impl Drop for PinnedProcess {
     }
 }
 
-/// Sets the CPU affinity of the calling process in a child between fork and exec (the child's
-/// threads inherit it). Only makes an async-signal-safe system call.
-pub fn set_own_affinity(cpus: &Cpus) -> std::io::Result<()> {
-    set_affinity(0, cpus)
+/// A command for a system under test (Herald, a nats-server of the bench's own): on `cpus` from
+/// its first instruction when given, stdin closed, stderr written to a new file at `log_path`,
+/// killed if dropped. The caller adds its arguments and stdout.
+pub fn system_command(
+    binary: &Path,
+    cpus: Option<&Cpus>,
+    log_path: &Path,
+) -> Result<Command, BenchError> {
+    let log = std::fs::File::create(log_path)
+        .map_err(|e| BenchError::io(format!("creating {}", log_path.display()), e))?;
+    let mut command = Command::new(binary);
+    if let Some(cpus) = cpus.cloned() {
+        // SAFETY: the closure only makes the sched_setaffinity system call (no allocation, no
+        // locks), which is allowed between fork and exec; the child's threads inherit it.
+        unsafe {
+            command.pre_exec(move || set_affinity(0, &cpus));
+        }
+    }
+    command.stdin(Stdio::null()).stderr(log).kill_on_drop(true);
+    Ok(command)
+}
+
+/// Starts `command`, made by [`system_command`] for `binary`.
+pub fn spawn(mut command: Command, binary: &Path) -> Result<Child, BenchError> {
+    command.spawn().map_err(|source| BenchError::Spawn {
+        binary: binary.to_path_buf(),
+        source,
+    })
 }
 
 fn threads(pid: u32) -> std::io::Result<Vec<libc::pid_t>> {
