@@ -133,6 +133,20 @@ async fn every_mode_arrives_byte_exact() {
 
     let got_binary = binary.wait_for(7, WAIT).await;
     let got_structured = structured.wait_for(7, WAIT).await;
+    // The broker timed each of the six accepted requests (the batch once), all of them within
+    // the histogram's range.
+    let metrics = herald.metrics().await;
+    let series = r#"{namespace="default",broker="default"}"#;
+    let accepted = format!("herald_ingress_accept_latency_seconds_count{series} 6");
+    assert!(metrics.lines().any(|l| l == accepted), "{metrics}");
+    let by_10s = format!(
+        r#"herald_ingress_accept_latency_seconds_bucket{{le="13.1072",{}"#,
+        &series[1..]
+    );
+    assert!(
+        metrics.lines().any(|l| l == format!("{by_10s} 6")),
+        "{metrics}"
+    );
     let by_id = |got: &[herald_tests::subscriber::Received], id: &str| {
         got.iter()
             .find(|r| r.event.as_ref().is_some_and(|e| e.id() == id))
@@ -364,6 +378,10 @@ async fn bad_requests_get_clear_answers() {
         .find(|l| l.starts_with("herald_events_received_total{"))
         .unwrap_or_else(|| panic!("no received counter in {metrics}"));
     assert!(received.ends_with(" 0"), "{received}");
+    // Only accepted publishes are timed.
+    let timed =
+        r#"herald_ingress_accept_latency_seconds_count{namespace="default",broker="default"} 0"#;
+    assert!(metrics.lines().any(|l| l == timed), "{metrics}");
 }
 
 /// The value of an unlabelled gauge in the admin API's metrics.

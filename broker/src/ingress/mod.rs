@@ -7,6 +7,7 @@
 //! or when the ingress [`budget`] of request bytes in memory stayed full for too long.
 
 pub mod budget;
+pub mod latency;
 
 use crate::error::ApiError;
 use crate::runtime::append::AppendError;
@@ -25,6 +26,7 @@ use herald_triggers::dispatch::settle::TTL;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 use tower::Service;
 
 /// The ingress as a service: one handler, no router. Its one path shape, `/{namespace}/{name}`,
@@ -46,6 +48,7 @@ fn broker_path(path: &str) -> Option<(&str, &str)> {
 }
 
 async fn handle(State(runtime): State<Arc<Runtime>>, request: Request) -> Response {
+    let arrived = Instant::now();
     let Some((namespace, name)) = broker_path(request.uri().path()) else {
         return ApiError::not_found("no broker at this path; POST to /{namespace}/{broker}")
             .into_response();
@@ -57,7 +60,12 @@ async fn handle(State(runtime): State<Arc<Runtime>>, request: Request) -> Respon
     let (parts, body) = request.into_parts();
     match parts.method {
         Method::POST => match accept(&runtime, &broker, &parts.headers, body).await {
-            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Ok(()) => {
+                broker
+                    .accept_latency
+                    .observe(arrived.elapsed().as_secs_f64());
+                StatusCode::ACCEPTED.into_response()
+            }
             Err(err) => err.into_response(),
         },
         Method::OPTIONS => webhook_handshake(&parts.headers),

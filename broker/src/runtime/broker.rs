@@ -8,6 +8,7 @@ use herald_log::{
 };
 use herald_triggers::deadletter::{DeadLetterStore, KvDeadLetterStore, Retention};
 use herald_triggers::dispatch::{ReplySink, Router, TriggerHandle, TriggerStats};
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct BrokerRuntime {
     pub(crate) triggers: Mutex<HashMap<String, RunningTrigger>>,
     /// Events accepted by the ingress.
     pub received: AtomicU64,
+    /// How long the ingress took to accept each publish (see [`crate::ingress::latency`]).
+    pub accept_latency: Histogram,
     /// Stops the broker's background maintenance.
     maintenance: tokio_util::sync::CancellationToken,
 }
@@ -52,11 +55,13 @@ pub struct BrokerRuntime {
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 
 impl BrokerRuntime {
-    /// Opens the broker's log and state store.
+    /// Opens the broker's log and state store; the ingress observes each accepted publish's
+    /// latency in `accept_latency`.
     pub async fn open(
         id: BrokerId,
         broker: &Broker,
         config: &ServeConfig,
+        accept_latency: Histogram,
     ) -> Result<BrokerRuntime, LogError> {
         let log_config = log_config(broker, config);
         type Stores = (Arc<dyn EventLog>, Arc<dyn StateStore>, Arc<dyn StateStore>);
@@ -91,6 +96,7 @@ impl BrokerRuntime {
             dead_letters,
             triggers: Mutex::new(HashMap::new()),
             received: AtomicU64::new(0),
+            accept_latency,
             maintenance,
         })
     }

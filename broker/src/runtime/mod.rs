@@ -18,6 +18,7 @@ pub use broker::{BrokerId, BrokerRuntime};
 
 use crate::config::ServeConfig;
 use crate::ingress::budget::Budget;
+use crate::ingress::latency::IngressMetrics;
 use crate::registry::{Registry, ResourceKey};
 use broker::RunningTrigger;
 use herald_crds::broker::Broker;
@@ -38,6 +39,7 @@ pub struct Runtime {
     brokers: RwLock<foldhash::HashMap<BrokerId, Arc<BrokerRuntime>>>,
     sender: Sender,
     pub metrics: DispatchMetrics,
+    pub ingress_metrics: IngressMetrics,
     pub sources: sources::Sources,
     /// Request bytes the ingress may hold in memory at once.
     pub ingress_budget: Budget,
@@ -64,6 +66,7 @@ impl Runtime {
             brokers: RwLock::default(),
             sender: Sender::new(),
             metrics: DispatchMetrics::default(),
+            ingress_metrics: IngressMetrics::default(),
             sources,
             reconciling: tokio::sync::Mutex::new(()),
         })
@@ -137,6 +140,7 @@ impl Runtime {
         for broker in gone {
             tracing::info!(broker = %broker.id.name, namespace = %broker.id.namespace, "stopping broker");
             broker.shutdown().await;
+            self.ingress_metrics.forget(&broker.id);
         }
 
         // Start new brokers and report their status.
@@ -180,7 +184,10 @@ impl Runtime {
         if self.broker(&id.namespace, &id.name).is_some() {
             return Ok(());
         }
-        let runtime = BrokerRuntime::open(id.clone(), broker, &self.config).await?;
+        let accept_latency = self.ingress_metrics.accept_latency(id);
+        let runtime = BrokerRuntime::open(id.clone(), broker, &self.config, accept_latency)
+            .await
+            .inspect_err(|_| self.ingress_metrics.forget(id))?;
         tracing::info!(broker = %id.name, namespace = %id.namespace, "broker started");
         self.brokers
             .write()
