@@ -3,6 +3,7 @@
 //! Unlike the test harness in `process`, every failure is an error, not a panic: a benchmark
 //! scenario that cannot start is reported and the run goes on.
 
+use super::accept::AcceptHistogram;
 use super::error::BenchError;
 use super::placement::{self, Cpus};
 use super::procfs::ProcessProbe;
@@ -113,6 +114,23 @@ impl HeraldProcess {
     /// The ingress URL of the `default` broker in the `default` namespace.
     pub fn broker_url(&self) -> String {
         format!("{}/default/default", self.ingress)
+    }
+
+    /// The default broker's accept-latency histogram, read from `/metrics`.
+    pub async fn accept_latency(&self) -> Result<AcceptHistogram, BenchError> {
+        let url = format!("{}/metrics", self.admin);
+        let admin = |e: reqwest::Error| BenchError::Admin {
+            what: format!("GET {url}"),
+            detail: e.to_string(),
+        };
+        let response = self.http.get(&url).send().await.map_err(admin)?;
+        let text = response
+            .error_for_status()
+            .map_err(admin)?
+            .text()
+            .await
+            .map_err(admin)?;
+        Ok(AcceptHistogram::parse(&text))
     }
 
     /// Applies each manifest with `POST /api/v1/apply`.

@@ -91,7 +91,11 @@ pub fn render(report: &Report) -> String {
              started (the generator busy, or all {0} open-loop senders waiting for answers); when \
              it is large, the step measured the load generator's limit as much as the system's. In \
              brackets: the most sends unanswered at once, how far the system under test fell \
-             behind at worst (at {0}, sends waited for a free sender). \
+             behind at worst (at {0}, sends waited for a free sender). Herald accept: Herald's \
+             own time from a request's arrival at its ingress to the 202, from its \
+             `herald_ingress_accept_latency_seconds` histogram over the phase (each figure the \
+             upper bound of its bucket; bounds double from 0.1 ms); a publish p99 far above it \
+             was spent before Herald read the request or after it answered. \
              Machine pauses: wake-ups of a real-time sleeper thread on each core that came 5 ms or \
              more late during the phase (the host stopped the VM's cores), and the latest; every \
              request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
@@ -102,9 +106,12 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms (most in flight) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | errors |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            md,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for r in stepped {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
                 let _ = writeln!(md, "{}", phase_row(&r.name, phase));
@@ -172,13 +179,14 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
         three(p.publish),
         three(p.e2e),
         lag(p),
+        accept(p),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
         number(p.cpu_s_per_1k, 3),
@@ -191,6 +199,13 @@ fn lag(p: &PhaseResult) -> String {
     match p.peak_in_flight {
         Some(peak) => format!("{} ({peak})", number(p.sender_lag_p99_ms, 3)),
         None => number(p.sender_lag_p99_ms, 3),
+    }
+}
+
+fn accept(p: &PhaseResult) -> String {
+    match (p.herald_accept_p50_ms, p.herald_accept_p99_ms) {
+        (Some(p50), Some(p99)) => format!("{} / {}", ms(p50), ms(p99)),
+        _ => "–".into(),
     }
 }
 

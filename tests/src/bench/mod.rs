@@ -3,6 +3,7 @@
 //! publish-with-ack — and writes results.json, results.md and latency.svg. See [`options`] for
 //! the command line and [`runner`] for what each scenario does.
 
+pub mod accept;
 pub mod analysis;
 pub mod chart;
 pub mod clock;

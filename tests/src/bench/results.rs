@@ -63,6 +63,11 @@ pub struct PhaseResult {
     pub cpu_s_per_1k: Option<f64>,
     /// The same for this process (sender and subscriber).
     pub bench_cpu_s_per_1k: Option<f64>,
+    /// Herald only: the median and 99th percentile of its own accept latency (arrival at the
+    /// ingress to 202) over the phase, from its `/metrics` histogram; each is the upper bound of
+    /// the histogram bucket it falls in (bounds double from 0.1 ms).
+    pub herald_accept_p50_ms: Option<f64>,
+    pub herald_accept_p99_ms: Option<f64>,
 }
 
 impl PhaseResult {
@@ -127,6 +132,10 @@ pub struct ScenarioResult {
     pub cpu_s_per_1k: Option<f64>,
     /// The same for this process (sender and subscriber).
     pub bench_cpu_s_per_1k: Option<f64>,
+    /// Herald only: its own accept latency (see [`PhaseResult`]) in the phase the latencies
+    /// come from.
+    pub herald_accept_p50_ms: Option<f64>,
+    pub herald_accept_p99_ms: Option<f64>,
     /// Herald's VmHWM at the end; for nats-server (which outlives the run) its VmRSS at the end.
     pub peak_rss_mib: Option<f64>,
     /// Herald's VmRSS once its Triggers are ready, before any load.
@@ -158,6 +167,8 @@ impl ScenarioResult {
             latency_from: None,
             cpu_s_per_1k: None,
             bench_cpu_s_per_1k: None,
+            herald_accept_p50_ms: None,
+            herald_accept_p99_ms: None,
             peak_rss_mib: None,
             idle_rss_mib: None,
             errors: 0,
@@ -217,6 +228,8 @@ impl ScenarioResult {
             self.e2e_p99_ms = Some(p.p99_ms);
             self.e2e_p999_ms = Some(p.p999_ms);
         }
+        self.herald_accept_p50_ms = source.herald_accept_p50_ms;
+        self.herald_accept_p99_ms = source.herald_accept_p99_ms;
         self.latency_from = Some(label);
         self.closed_loop = Some(closed);
         self.warmup = warmup;
@@ -267,6 +280,8 @@ pub mod fixtures {
             failed_requests: BTreeMap::new(),
             cpu_s_per_1k: None,
             bench_cpu_s_per_1k: None,
+            herald_accept_p50_ms: None,
+            herald_accept_p99_ms: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! loop and the open-loop steps, reads the system's CPU and memory, and tears everything down. A
 //! scenario that fails is recorded with its reason and the run goes on.
 
+use super::accept::AcceptHistogram;
 use super::clock::Clock;
 use super::error::BenchError;
 use super::event::EventTemplate;
@@ -70,7 +71,7 @@ impl Runner<'_> {
                 let sink = Sink::start(self.clock, self.cores.system.as_ref())?;
                 let target = HttpTarget::new(&sink.url(0), self.template.clone()).await?;
                 let context = self.context(Target::Http(target), Some(&sink), 1);
-                self.measure(&context, None, result).await
+                self.measure(&context, None, None, result).await
             }
             System::Relay => {
                 // The relay takes Herald's place on the system core; the subscriber stays with
@@ -84,7 +85,7 @@ impl Runner<'_> {
                 .await?;
                 let target = HttpTarget::new(&relay.url(), self.template.clone()).await?;
                 let context = self.context(Target::Http(target), Some(&sink), 1);
-                self.measure(&context, None, result).await
+                self.measure(&context, None, None, result).await
             }
             System::Herald {
                 flags,
@@ -102,7 +103,8 @@ impl Runner<'_> {
                             // With no matching Trigger there is nothing to wait for or to time.
                             let sink = (triggers.matching > 0).then_some(&sink);
                             let context = self.context(target, sink, triggers.matching);
-                            self.measure(&context, Some(herald.probe), result).await
+                            self.measure(&context, Some(herald.probe), Some(&herald), result)
+                                .await
                         }
                         Err(err) => Err(err),
                     };
@@ -188,7 +190,7 @@ impl Runner<'_> {
             open_workers: self.settings.open_workers,
             pauses: self.pauses.clone(),
         };
-        let measured = self.measure(&context, nats, result).await;
+        let measured = self.measure(&context, nats, None, result).await;
         result.peak_rss_mib = nats.and_then(|p| p.rss_mib());
         let deleted = match &*target {
             Target::JetStream(stream) => stream.delete().await,
@@ -268,12 +270,14 @@ impl Runner<'_> {
         &self,
         context: &PhaseContext<'_>,
         system: Option<ProcessProbe>,
+        herald: Option<&HeraldProcess>,
         result: &mut ScenarioResult,
     ) -> Result<(), BenchError> {
         let s = self.settings;
-        let cpu = CpuProbes {
+        let cpu = Probes {
             system,
             bench: ProcessProbe::current(),
+            herald,
         };
         let pace = Pace::Closed {
             concurrency: s.concurrency,
@@ -309,23 +313,27 @@ impl Runner<'_> {
     }
 }
 
-/// The processes whose CPU each phase is charged with.
-struct CpuProbes {
+/// What each phase reads from the processes around it: the CPU they used, and Herald's own
+/// accept latency.
+struct Probes<'h> {
     /// The system under test (Herald or nats-server), when there is one to read.
     system: Option<ProcessProbe>,
     /// This process: the sender and the subscriber.
     bench: ProcessProbe,
+    /// Herald, when it is the system under test.
+    herald: Option<&'h HeraldProcess>,
 }
 
-impl CpuProbes {
+impl Probes<'_> {
     /// Runs one phase and records the CPU seconds each process used during it, per 1,000 events
-    /// the phase had accepted.
+    /// the phase had accepted, and Herald's accept-latency percentiles over it.
     async fn phase(
         &self,
         context: &PhaseContext<'_>,
         pace: Pace,
         duration: Duration,
     ) -> Result<PhaseResult, BenchError> {
+        let accept_before = self.accept_latency().await;
         let system_before = self.system.and_then(|p| p.cpu_seconds());
         let bench_before = self.bench.cpu_seconds();
         let mut phase = phase::run(context, pace, duration).await?;
@@ -335,7 +343,24 @@ impl CpuProbes {
         };
         phase.cpu_s_per_1k = per_1k(system_before, self.system.and_then(|p| p.cpu_seconds()));
         phase.bench_cpu_s_per_1k = per_1k(bench_before, self.bench.cpu_seconds());
+        if let (Some(before), Some(after)) = (accept_before, self.accept_latency().await) {
+            let accepted = after.since(&before);
+            phase.herald_accept_p50_ms = accepted.quantile_ms(0.50);
+            phase.herald_accept_p99_ms = accepted.quantile_ms(0.99);
+        }
         Ok(phase)
+    }
+
+    /// Herald's accept-latency histogram now; None without Herald, or when it cannot be read
+    /// (said once per reading: the figure is a diagnostic, the phase goes on without it).
+    async fn accept_latency(&self) -> Option<AcceptHistogram> {
+        match self.herald?.accept_latency().await {
+            Ok(histogram) => Some(histogram),
+            Err(err) => {
+                eprintln!("herald-bench:   no accept latency from Herald: {err}");
+                None
+            }
+        }
     }
 }
 
