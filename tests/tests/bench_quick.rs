@@ -99,6 +99,13 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         herald["delivered_per_sec"].as_f64().unwrap_or(0.0) > 0.0,
         "nothing was delivered end to end: {herald}"
     );
+    // Herald's own accept latency was read around every phase; a baseline has none.
+    for phase in herald["open_loop"].as_array().expect("open-loop steps") {
+        let p99 = phase["herald_accept_p99_ms"].as_f64();
+        assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
+    }
+    let direct = scenarios.iter().find(|s| s["name"] == "direct").unwrap();
+    assert!(direct["herald_accept_p99_ms"].is_null(), "{direct}");
     assert!(out.path().join("latency.svg").exists(), "no chart");
     // Where the system under test and the load generator ran is part of the record.
     let placement = results["cores"]["placement"].as_str();
