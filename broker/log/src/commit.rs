@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sync::lock;
 
@@ -46,6 +46,34 @@ impl Pacer {
 
     fn gather_wait(&self) -> Duration {
         (self.last_commit / 2).min(MAX_GATHER_WAIT)
+    }
+}
+
+/// Keeps the starts of consecutive syncs at least an interval apart (see
+/// [`LogConfig::min_sync_interval`](crate::LogConfig::min_sync_interval)).
+pub(crate) struct SyncSpacing {
+    interval: Duration,
+    last: Option<Instant>,
+}
+
+impl SyncSpacing {
+    pub(crate) fn new(interval: Duration) -> Self {
+        SyncSpacing {
+            interval,
+            last: None,
+        }
+    }
+
+    /// Records that a sync starts at `at`.
+    pub(crate) fn syncing(&mut self, at: Instant) {
+        self.last = Some(at);
+    }
+
+    /// How long to let appends gather before taking the next batch, at `now`.
+    pub(crate) fn wait(&self, now: Instant) -> Duration {
+        self.last.map_or(Duration::ZERO, |last| {
+            (last + self.interval).saturating_duration_since(now)
+        })
     }
 }
 
@@ -197,6 +225,26 @@ mod tests {
             Next::Idle => vec![],
             Next::Closed => panic!("queue unexpectedly closed"),
         }
+    }
+
+    #[test]
+    fn syncs_are_spaced_from_the_start_of_the_last_one() {
+        let start = Instant::now();
+        let mut spacing = SyncSpacing::new(Duration::from_micros(500));
+        assert_eq!(spacing.wait(start), Duration::ZERO, "nothing synced yet");
+        spacing.syncing(start);
+        assert_eq!(
+            spacing.wait(start + Duration::from_micros(200)),
+            Duration::from_micros(300)
+        );
+        assert_eq!(
+            spacing.wait(start + Duration::from_millis(2)),
+            Duration::ZERO
+        );
+
+        let mut unspaced = SyncSpacing::new(Duration::ZERO);
+        unspaced.syncing(start);
+        assert_eq!(unspaced.wait(start), Duration::ZERO);
     }
 
     #[test]

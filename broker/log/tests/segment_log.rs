@@ -362,6 +362,63 @@ async fn concurrent_appends_share_fsyncs() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_keep_the_minimum_interval_and_a_trickle_of_appends_gathers_between_them() {
+    let interval = Duration::from_millis(25);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        min_sync_interval: interval,
+        ..LogConfig::default()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+
+    // One appender waiting for each append: every sync after the first waits out the interval.
+    let started = std::time::Instant::now();
+    append_each(&log, 0..8).await;
+    assert!(
+        started.elapsed() >= interval * 7,
+        "8 syncs in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(log.stats().fsyncs, 8);
+
+    // Appends arriving every 2 ms for 80 ms share the few syncs the interval allows.
+    let trickle: Vec<_> = (0..40)
+        .map(|i| {
+            let log: Arc<SegmentLog> = log.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(2 * i)).await;
+                log.append(vec![payload(100 + i)]).await.expect("append")
+            })
+        })
+        .collect();
+    for task in trickle {
+        task.await.expect("task");
+    }
+    let stats = log.stats();
+    assert_eq!(stats.records, 48);
+    assert!(
+        stats.fsyncs - 8 <= 6,
+        "40 appends over 80 ms took {} syncs",
+        stats.fsyncs - 8
+    );
+}
+
+#[tokio::test]
+async fn without_fsync_the_sync_interval_delays_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        fsync: false,
+        min_sync_interval: Duration::from_secs(1),
+        ..LogConfig::default()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    let started = std::time::Instant::now();
+    append_each(&log, 0..5).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!((log.stats().records, log.stats().fsyncs), (5, 0));
+}
+
 #[tokio::test]
 async fn an_append_larger_than_one_write_lands_whole_and_survives_reopening() {
     let dir = tempfile::tempdir().expect("temp dir");

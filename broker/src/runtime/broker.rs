@@ -156,12 +156,16 @@ fn log_config(broker: &Broker, config: &ServeConfig) -> LogConfig {
         .get(RETENTION_BYTES_ANNOTATION)
         .and_then(|v| v.parse().ok())
         .unwrap_or(config.retention_bytes);
+    let defaults = LogConfig::default();
     LogConfig {
         fsync: !config.no_fsync,
+        min_sync_interval: config
+            .min_sync_interval
+            .unwrap_or(defaults.min_sync_interval),
         retention_age: Some(retention_age),
         retention_bytes: Some(retention_bytes),
         max_record_bytes: config.max_event_bytes + 64 * 1024,
-        ..LogConfig::default()
+        ..defaults
     }
 }
 
@@ -204,5 +208,38 @@ async fn enforce_retention(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(MAINTENANCE_EVERY) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LogBackend;
+
+    fn broker() -> Broker {
+        Broker {
+            api_version: "eventing.knative.dev/v1".into(),
+            kind: "Broker".into(),
+            metadata: Default::default(),
+            spec: Default::default(),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_sync_interval_is_the_logs_default_unless_serve_sets_one() {
+        let mut config = ServeConfig::for_tests("unused".into(), LogBackend::Embedded);
+        let log = log_config(&broker(), &config);
+        assert_eq!(
+            log.min_sync_interval,
+            LogConfig::default().min_sync_interval
+        );
+        assert!(!log.min_sync_interval.is_zero());
+
+        config.min_sync_interval = Some(Duration::ZERO);
+        assert_eq!(
+            log_config(&broker(), &config).min_sync_interval,
+            Duration::ZERO
+        );
     }
 }

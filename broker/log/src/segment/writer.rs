@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::commit::{Next, Pacer, Weighted};
+use crate::commit::{Next, Pacer, SyncSpacing, Weighted};
 use crate::courtesy::Courtesy;
 use crate::error::LogError;
 use crate::frame;
@@ -77,6 +77,8 @@ pub(super) struct Writer {
     pacer: Pacer,
     /// Whether the writer defers to the request path, adapted to the load.
     courtesy: Courtesy,
+    /// Keeps syncs apart, so that a steady trickle of appends gathers instead of syncing each.
+    spacing: SyncSpacing,
     /// Zero-filled files to roll into (only with fsync: they make each sync cheaper).
     spares: Option<Spares>,
 }
@@ -92,6 +94,7 @@ impl Writer {
         let spares = config
             .fsync
             .then(|| Spares::new(&shared.dir, config.segment_bytes));
+        let spacing = SyncSpacing::new(config.min_sync_interval);
         Writer {
             shared,
             active,
@@ -100,6 +103,7 @@ impl Writer {
             buf: Vec::new(),
             pacer: Pacer::new(),
             courtesy: Courtesy::new(),
+            spacing,
             spares,
         }
     }
@@ -115,6 +119,11 @@ impl Writer {
         loop {
             let idle = next_retention.saturating_duration_since(Instant::now());
             let idle = idle.max(Duration::from_millis(1));
+            let gather = self.spacing.wait(Instant::now());
+            if !gather.is_zero() {
+                // Appends queue meanwhile without waking this thread; the next batch takes them.
+                std::thread::sleep(gather);
+            }
             self.courtesy.before_batch();
             match self.shared.queue.next(max_batch, idle, &self.pacer) {
                 Next::Batch(batch) => {
@@ -186,6 +195,7 @@ impl Writer {
         };
         self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
         if config.fsync {
+            self.spacing.syncing(Instant::now());
             if let Err(e) = file.sync_data() {
                 return Err(self.fail_batch(
                     batch,
