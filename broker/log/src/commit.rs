@@ -9,7 +9,8 @@
 //! still waking up. The [`Pacer`] evens this out: once the first request of a batch is there, the
 //! writer waits a little (at most half the duration of the previous commit, capped at
 //! [`MAX_GATHER_WAIT`]) for as many requests as the previous batch had. A lone appender (previous
-//! batch of one) never waits.
+//! batch of one) never waits. [`SyncSpacing`] bounds the rate of syncs from the other side: a
+//! writer that synced less than the configured interval ago lets the next batch gather first.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};

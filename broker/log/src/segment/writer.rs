@@ -2,7 +2,8 @@
 //!
 //! Each round takes every queued append (up to a size cap), encodes them into one buffer, writes it
 //! with one positional write, makes it durable with one `fdatasync`, and only then publishes the
-//! records (index, tail cache, head) and completes the waiters.
+//! records (index, tail cache, head) and completes the waiters. Two syncs start at least
+//! `min_sync_interval` apart: a round that comes sooner first sleeps while appends gather.
 //!
 //! A failed write is rolled back by truncating the file to its previous length and fails only its
 //! batch. A failed `fdatasync` (or a failed rollback) stops the writer for good: after such a
