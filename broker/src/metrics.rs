@@ -21,6 +21,8 @@ pub async fn render(runtime: &Runtime) -> String {
     let in_flight = Family::<Labels, Gauge>::default();
     let concurrency = Family::<Labels, Gauge>::default();
     let lag = Family::<Labels, Gauge>::default();
+    let log_batches = Family::<Labels, Counter>::default();
+    let log_syncs = Family::<Labels, Counter>::default();
 
     for broker in runtime.brokers() {
         let labels = vec![
@@ -32,6 +34,10 @@ pub async fn render(runtime: &Runtime) -> String {
             .inc_by(broker.received.load(Ordering::Relaxed));
         let head = broker.log.head();
         log_head.get_or_create(&labels).set(head as i64);
+        if let Some(stats) = broker.log.disk_stats() {
+            log_batches.get_or_create(&labels).inc_by(stats.batches);
+            log_syncs.get_or_create(&labels).inc_by(stats.fsyncs);
+        }
         for (name, stats) in broker.trigger_stats().await {
             let mut labels = labels.clone();
             labels.push(("trigger", name));
@@ -66,6 +72,16 @@ pub async fn render(runtime: &Runtime) -> String {
         "log_head_offset",
         "Next offset of the broker's log",
         log_head,
+    );
+    registry.register(
+        "log_batches",
+        "Group-commit batches written to the broker's log on disk",
+        log_batches,
+    );
+    registry.register(
+        "log_syncs",
+        "fdatasyncs of the broker's log on disk (at most one per batch, spaced by --min-sync-interval)",
+        log_syncs,
     );
     registry.register(
         "trigger_delivered",

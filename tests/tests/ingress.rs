@@ -147,6 +147,21 @@ async fn every_mode_arrives_byte_exact() {
         metrics.lines().any(|l| l == format!("{by_10s} 6")),
         "{metrics}"
     );
+    // The embedded log wrote those seven events in one to six group commits, each synced.
+    let counter = |name: &str| -> u64 {
+        let prefix = format!("{name}{series} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    let (batches, syncs) = (
+        counter("herald_log_batches_total"),
+        counter("herald_log_syncs_total"),
+    );
+    assert!((1..=6).contains(&batches), "{batches} batches");
+    assert_eq!(syncs, batches);
     let by_id = |got: &[herald_tests::subscriber::Received], id: &str| {
         got.iter()
             .find(|r| r.event.as_ref().is_some_and(|e| e.id() == id))

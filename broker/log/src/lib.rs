@@ -114,6 +114,11 @@ pub trait EventLog: Send + Sync + 'static {
     /// Flushes everything pending and stops background tasks; later appends fail with
     /// [`LogError::Closed`]. Reads keep working.
     async fn close(&self) -> Result<(), LogError>;
+
+    /// Write-path counters since open, for logs that write to disk (`None` in memory).
+    fn disk_stats(&self) -> Option<LogStats> {
+        None
+    }
 }
 
 /// Durable small key-value state (trigger positions, retry schedules). Writes are batched: many puts

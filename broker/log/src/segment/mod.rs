@@ -190,6 +190,10 @@ impl Drop for SegmentLog {
 
 #[async_trait::async_trait]
 impl EventLog for SegmentLog {
+    fn disk_stats(&self) -> Option<LogStats> {
+        Some(self.stats())
+    }
+
     async fn append(&self, payloads: Vec<Bytes>) -> Result<Offset, LogError> {
         let bytes = self.shared.config.admit(&payloads)?;
         if payloads.is_empty() {
