@@ -397,8 +397,10 @@ async fn syncs_keep_the_minimum_interval_and_a_trickle_of_appends_gathers_betwee
     }
     let stats = log.stats();
     assert_eq!(stats.records, 48);
+    // Five syncs fit in 80 ms at this interval; the margin is for a slow scheduler, far below
+    // the sync each that lone appends would otherwise get.
     assert!(
-        stats.fsyncs - 8 <= 6,
+        stats.fsyncs - 8 <= 10,
         "40 appends over 80 ms took {} syncs",
         stats.fsyncs - 8
     );
