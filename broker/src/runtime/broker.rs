@@ -216,20 +216,10 @@ mod tests {
     use super::*;
     use crate::config::LogBackend;
 
-    fn broker() -> Broker {
-        Broker {
-            api_version: "eventing.knative.dev/v1".into(),
-            kind: "Broker".into(),
-            metadata: Default::default(),
-            spec: Default::default(),
-            status: None,
-        }
-    }
-
     #[test]
     fn the_sync_interval_is_the_logs_default_unless_serve_sets_one() {
         let mut config = ServeConfig::for_tests("unused".into(), LogBackend::Embedded);
-        let log = log_config(&broker(), &config);
+        let log = log_config(&Broker::new("default"), &config);
         assert_eq!(
             log.min_sync_interval,
             LogConfig::default().min_sync_interval
@@ -238,7 +228,7 @@ mod tests {
 
         config.min_sync_interval = Some(Duration::ZERO);
         assert_eq!(
-            log_config(&broker(), &config).min_sync_interval,
+            log_config(&Broker::new("default"), &config).min_sync_interval,
             Duration::ZERO
         );
     }
