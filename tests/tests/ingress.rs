@@ -148,17 +148,9 @@ async fn every_mode_arrives_byte_exact() {
         "{metrics}"
     );
     // The embedded log wrote those seven events in one to six group commits, each synced.
-    let counter = |name: &str| -> u64 {
-        let prefix = format!("{name}{series} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix.as_str()))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-    };
     let (batches, syncs) = (
-        counter("herald_log_batches_total"),
-        counter("herald_log_syncs_total"),
+        sample(&metrics, &format!("herald_log_batches_total{series}")),
+        sample(&metrics, &format!("herald_log_syncs_total{series}")),
     );
     assert!((1..=6).contains(&batches), "{batches} batches");
     assert_eq!(syncs, batches);
@@ -401,11 +393,15 @@ async fn bad_requests_get_clear_answers() {
 
 /// The value of an unlabelled gauge in the admin API's metrics.
 async fn gauge(herald: &Herald, name: &str) -> i64 {
-    let metrics = herald.metrics().await;
+    sample(&herald.metrics().await, name)
+}
+
+/// The value of one series (a metric's name with its labels, if any) in a metrics page.
+fn sample(metrics: &str, series: &str) -> i64 {
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .find_map(|l| l.strip_prefix(&format!("{series} ")))
+        .unwrap_or_else(|| panic!("no {series} in {metrics}"))
         .parse()
         .unwrap()
 }
