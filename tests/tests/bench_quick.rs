@@ -106,6 +106,27 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     }
     let direct = scenarios.iter().find(|s| s["name"] == "direct").unwrap();
     assert!(direct["herald_accept_p99_ms"].is_null(), "{direct}");
+    // Quick mode takes one alternated round of each throughput target's two scenarios.
+    let paired = results["paired"].as_array().expect("a list of pairs");
+    let compared: Vec<(&str, &str)> = paired
+        .iter()
+        .map(|p| {
+            assert_eq!(p["errors"], 0, "{p}");
+            assert_eq!(p["rounds"].as_array().map(Vec::len), Some(1), "{p}");
+            assert!(p["median"].as_f64().is_some_and(|r| r > 0.0), "{p}");
+            (
+                p["numerator"].as_str().unwrap_or(""),
+                p["denominator"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        compared,
+        [
+            ("herald-durable", "direct"),
+            ("selective-1000", "herald-durable")
+        ]
+    );
     assert!(out.path().join("latency.svg").exists(), "no chart");
     // Where the system under test and the load generator ran is part of the record.
     let placement = results["cores"]["placement"].as_str();

@@ -27,6 +27,10 @@ pub enum BenchError {
         ready: usize,
         wanted: usize,
     },
+    #[error(
+        "{0} does not run over HTTP to a subscriber, so it cannot be deployed for paired loops"
+    )]
+    NotDeployable(&'static str),
     #[error("the target URL {url:?} is not a plain http://host:port/path URL")]
     BadUrl { url: String },
     #[error(

@@ -1,5 +1,6 @@
-//! results.md: the machine and settings, the headline table, the open-loop steps, the ratios,
-//! the targets as PASS/FAIL lines, the errors, and how to reproduce the run.
+//! results.md: the machine and settings, the headline table, the open-loop steps, the
+//! alternated pairs, the ratios, the targets as PASS/FAIL lines, the errors, and how to
+//! reproduce the run.
 
 use super::latency::Percentiles;
 use super::report::Report;
@@ -116,6 +117,51 @@ pub fn render(report: &Report) -> String {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
                 let _ = writeln!(md, "{}", phase_row(&r.name, phase));
             }
+        }
+    }
+
+    if !report.paired.is_empty() {
+        let _ = writeln!(md, "\n## Alternated pairs\n");
+        let _ = writeln!(
+            md,
+            "Both scenarios of a throughput target up at once, their closed loops ({} senders, \
+             {:.1} s after a {:.1} s warm-up) taken in turn, the order swapped every round; each \
+             round's ratio compares two loops seconds apart. The targets read the median.\n",
+            s.concurrency,
+            s.duration.as_secs_f64(),
+            s.warmup.as_secs_f64()
+        );
+        let _ = writeln!(
+            md,
+            "| comparison | rounds (delivered/s vs delivered/s = ratio) | median | errors |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|");
+        for p in &report.paired {
+            let rounds: Vec<String> = p
+                .rounds
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} vs {} = {}",
+                        rate(Some(r.numerator_per_sec)),
+                        rate(Some(r.denominator_per_sec)),
+                        number(r.ratio, 3)
+                    )
+                })
+                .collect();
+            let failure = p
+                .failure
+                .as_deref()
+                .map(|f| format!(" (failed: {})", f.replace('\n', " ")))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {} | {}{failure} | {} | {} |",
+                p.name,
+                rounds.join("; "),
+                number(p.median, 3),
+                p.errors
+            );
         }
     }
 
@@ -264,6 +310,7 @@ mod tests {
     use super::*;
     use crate::bench::machine::Machine;
     use crate::bench::options::Options;
+    use crate::bench::paired::{PairedRatio, Round};
     use crate::bench::placement::{Cores, Cpus};
     use crate::bench::results::PhaseKind;
     use crate::bench::results::fixtures::phase;
@@ -281,18 +328,39 @@ mod tests {
         durable.error_detail.lost = 3;
         durable.fail("herald exited badly".into());
         let cores = Cores::resolve(settings.placement, &Cpus(vec![0, 1]));
+        let paired = PairedRatio {
+            name: "herald-durable delivered/s ÷ direct delivered/s".into(),
+            numerator: "herald-durable".into(),
+            denominator: "direct".into(),
+            rounds: vec![Round {
+                numerator_per_sec: 7_500.0,
+                denominator_per_sec: 25_000.0,
+                ratio: Some(0.3),
+            }],
+            median: Some(0.3),
+            errors: 0,
+            failure: None,
+        };
         let report = Report::new(
             Machine::describe(std::path::Path::new(".")),
             settings,
             cores,
             vec![direct, durable],
+            vec![paired],
         );
         let md = render(&report);
         assert!(md.contains("| direct | 20,000 | 20,000 |"), "{md}");
         assert!(md.contains(
             "- Placement: split: the system under test on CPU 0, the load generator on CPU 1"
         ));
-        assert!(md.contains("**PASS** herald-durable end-to-end throughput ≥ 0.35 × direct: 0.40"));
+        assert!(md.contains(
+            "| herald-durable delivered/s ÷ direct delivered/s | 7,500 vs 25,000 = 0.300 | 0.300 | 0 |"
+        ));
+        // The median round decides, not the scenarios' own 0.40.
+        assert!(md.contains(
+            "**FAIL** herald-durable end-to-end throughput ≥ 0.35 × direct: 0.30, the median of 1 \
+             alternated rounds (0.30); the scenarios' own closed loops, minutes apart: 0.40"
+        ));
         assert!(md.contains("**NOT MEASURED** herald-durable ingress accept rate"));
         assert!(md.contains("- herald-durable: lost 3,"));
         assert!(md.contains("failure: herald exited badly"));

@@ -19,6 +19,7 @@ pub mod markdown;
 pub mod nats_server;
 pub mod options;
 pub mod pacer;
+pub mod paired;
 pub mod pauses;
 pub mod phase;
 pub mod placement;
@@ -73,10 +74,11 @@ pub async fn run(settings: Settings) -> Result<Report, BenchError> {
         pauses: pauses::PauseMeter::start(&placement::allowed_cpus()?)?,
     };
     let scenarios = runner.run_all().await;
+    let paired = runner.run_pairs().await;
     // Only logs of failed scenarios remain; drop the directory when there are none.
     let _ = std::fs::remove_dir(&data_root);
     let out = settings.out.clone();
-    let report = Report::new(machine, settings, cores, scenarios);
+    let report = Report::new(machine, settings, cores, scenarios, paired);
     for path in report.write(&out)? {
         eprintln!("herald-bench: wrote {}", path.display());
     }

@@ -57,6 +57,12 @@ pub struct Options {
     /// CI mode: every scenario for about two seconds; the exit status only reflects errors.
     #[arg(long)]
     pub quick: bool,
+    /// Rounds of alternated closed loops for each throughput target's two scenarios (herald-durable
+    /// and direct; selective-1000 and herald-durable), taken in turn while both are up, so that
+    /// the machine's drift over the run cancels out of the ratio; 0 skips them [default: 3, 1
+    /// with --quick].
+    #[arg(long)]
+    pub pairs: Option<u32>,
     /// The NATS server of the jetstream scenario.
     #[arg(long, default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
@@ -96,6 +102,7 @@ pub struct Settings {
     pub concurrency: usize,
     pub steps: Vec<u32>,
     pub quick: bool,
+    pub pairs: u32,
     pub nats_url: String,
     pub nats_server_bin: Option<PathBuf>,
     pub herald_args: Vec<String>,
@@ -135,6 +142,7 @@ impl Options {
             concurrency: self.concurrency.max(1),
             steps,
             quick: self.quick,
+            pairs: self.pairs.unwrap_or(if self.quick { 1 } else { 3 }),
             nats_url: self.nats_url,
             nats_server_bin: self.nats_server_bin,
             herald_args: self.herald_args,
@@ -230,6 +238,7 @@ mod tests {
         let s = Options::parse_from(["herald-bench", "--quick"]).settings();
         assert_eq!(s.duration, Duration::from_secs(1));
         assert_eq!(s.steps, vec![50]);
+        assert_eq!(s.pairs, 1);
         assert_eq!(s.scenarios.len(), ScenarioName::all().len());
         let s = Options::parse_from([
             "herald-bench",
@@ -258,5 +267,8 @@ mod tests {
         let s = Options::parse_from(["herald-bench"]).settings();
         assert_eq!(s.steps, vec![25, 50, 75, 100]);
         assert_eq!(s.duration, Duration::from_secs(10));
+        assert_eq!(s.pairs, 3);
+        let s = Options::parse_from(["herald-bench", "--pairs", "0"]).settings();
+        assert_eq!(s.pairs, 0);
     }
 }

@@ -1,11 +1,12 @@
 //! The whole run as written to `--out`: results.json (machine, settings, one object per
-//! scenario, ratios, targets), results.md and latency.svg.
+//! scenario, the alternated pairs, ratios, targets), results.md and latency.svg.
 
 use super::chart;
 use super::error::BenchError;
 use super::machine::Machine;
 use super::markdown;
 use super::options::Settings;
+use super::paired::PairedRatio;
 use super::placement::Cores;
 use super::results::ScenarioResult;
 use super::targets::{self, Ratio, TargetCheck};
@@ -19,6 +20,8 @@ pub struct Report {
     /// Where the system under test and the load generator ran.
     pub cores: Cores,
     pub scenarios: Vec<ScenarioResult>,
+    /// The throughput targets' scenarios again, their closed loops taken in turn.
+    pub paired: Vec<PairedRatio>,
     pub ratios: Vec<Ratio>,
     pub targets: Vec<TargetCheck>,
 }
@@ -29,20 +32,22 @@ impl Report {
         settings: Settings,
         cores: Cores,
         scenarios: Vec<ScenarioResult>,
+        paired: Vec<PairedRatio>,
     ) -> Report {
         Report {
             cores,
             ratios: targets::ratios(&scenarios),
-            targets: targets::targets(&scenarios),
+            targets: targets::targets(&scenarios, &paired),
             machine,
             settings,
             scenarios,
+            paired,
         }
     }
 
-    /// Whether any scenario had errors.
+    /// Whether any scenario, or any loop of the alternated pairs, had errors.
     pub fn has_errors(&self) -> bool {
-        self.scenarios.iter().any(|s| s.errors > 0)
+        self.scenarios.iter().any(|s| s.errors > 0) || self.paired.iter().any(|p| p.errors > 0)
     }
 
     /// Writes results.json, results.md and latency.svg into `dir`; returns their paths.

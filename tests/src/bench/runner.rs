@@ -66,13 +66,6 @@ impl Runner<'_> {
 
     async fn run(&self, name: ScenarioName, result: &mut ScenarioResult) -> Result<(), BenchError> {
         match name.system() {
-            System::Direct => {
-                // The receiving end of the hop is the system under test here.
-                let sink = Sink::start(self.clock, self.cores.system.as_ref())?;
-                let target = HttpTarget::new(&sink.url(0), self.template.clone()).await?;
-                let context = self.context(Target::Http(target), Some(&sink), 1);
-                self.measure(&context, None, None, result).await
-            }
             System::Relay => {
                 // The relay takes Herald's place on the system core; the subscriber stays with
                 // the load generator, as in the Herald scenarios.
@@ -84,33 +77,19 @@ impl Runner<'_> {
                 )
                 .await?;
                 let target = HttpTarget::new(&relay.url(), self.template.clone()).await?;
-                let context = self.context(Target::Http(target), Some(&sink), 1);
+                let context = self.context(Arc::new(Target::Http(target)), Some(&sink), 1);
                 self.measure(&context, None, None, result).await
             }
-            System::Herald {
-                flags,
-                triggers,
-                batch,
-            } => {
-                let sink = Sink::start(self.clock, None)?;
-                let data_dir = self.data_dir(name)?;
-                let herald = self.start_herald(&data_dir, flags, triggers, &sink).await?;
-                result.idle_rss_mib = herald.probe.rss_mib();
-                let measured =
-                    match HttpTarget::new(&herald.broker_url(), self.template.clone()).await {
-                        Ok(target) => {
-                            let target = Target::Http(target.batching(batch));
-                            // With no matching Trigger there is nothing to wait for or to time.
-                            let sink = (triggers.matching > 0).then_some(&sink);
-                            let context = self.context(target, sink, triggers.matching);
-                            self.measure(&context, Some(herald.probe), Some(&herald), result)
-                                .await
-                        }
-                        Err(err) => Err(err),
-                    };
-                result.peak_rss_mib = herald.probe.peak_rss_mib();
-                let stopped = herald.stop().await;
-                remove_data_dir(&data_dir, measured.is_ok() && stopped.is_ok());
+            System::Direct | System::Herald { .. } => {
+                let deployed = self.deploy(name).await?;
+                let herald = deployed.herald.as_ref().map(|h| &h.process);
+                result.idle_rss_mib = herald.and_then(|h| h.probe.rss_mib());
+                let context = self.deployed_context(&deployed);
+                let measured = self
+                    .measure(&context, herald.map(|h| h.probe), herald, result)
+                    .await;
+                result.peak_rss_mib = herald.and_then(|h| h.probe.peak_rss_mib());
+                let stopped = deployed.stop(measured.is_ok()).await;
                 measured.and(stopped)
             }
             System::JetStream(NatsServerKind::Machine) => {
@@ -182,14 +161,7 @@ impl Runner<'_> {
     ) -> Result<(), BenchError> {
         let stream = JetStreamTarget::create(url, &self.template).await?;
         let target = Arc::new(Target::JetStream(stream));
-        let context = PhaseContext {
-            load: self.load(target.clone()),
-            sink: None,
-            matching: 0,
-            drain_stall: self.settings.drain_timeout,
-            open_workers: self.settings.open_workers,
-            pauses: self.pauses.clone(),
-        };
+        let context = self.context(target.clone(), None, 0);
         let measured = self.measure(&context, nats, None, result).await;
         result.peak_rss_mib = nats.and_then(|p| p.rss_mib());
         let deleted = match &*target {
@@ -210,18 +182,67 @@ impl Runner<'_> {
 
     fn context<'s>(
         &self,
-        target: Target,
+        target: Arc<Target>,
         sink: Option<&'s Sink>,
         matching: u32,
     ) -> PhaseContext<'s> {
         PhaseContext {
-            load: self.load(Arc::new(target)),
+            load: self.load(target),
             sink,
             matching,
             drain_stall: self.settings.drain_timeout,
             open_workers: self.settings.open_workers,
             pauses: self.pauses.clone(),
         }
+    }
+
+    /// Starts what a direct or Herald scenario sends to, and keeps it up until
+    /// [`Deployed::stop`]: the subscriber (on the system's core for direct, where the receiving
+    /// end of the hop is the system under test), and Herald with its Triggers.
+    pub(super) async fn deploy(&self, name: ScenarioName) -> Result<Deployed, BenchError> {
+        match name.system() {
+            System::Direct => {
+                let sink = Sink::start(self.clock, self.cores.system.as_ref())?;
+                let target = HttpTarget::new(&sink.url(0), self.template.clone()).await?;
+                Ok(Deployed {
+                    target: Arc::new(Target::Http(target)),
+                    sink,
+                    matching: 1,
+                    herald: None,
+                })
+            }
+            System::Herald {
+                flags,
+                triggers,
+                batch,
+            } => {
+                let sink = Sink::start(self.clock, None)?;
+                let data_dir = self.data_dir(name)?;
+                let process = self.start_herald(&data_dir, flags, triggers, &sink).await?;
+                let herald = RunningHerald { process, data_dir };
+                match HttpTarget::new(&herald.process.broker_url(), self.template.clone()).await {
+                    Ok(target) => Ok(Deployed {
+                        target: Arc::new(Target::Http(target.batching(batch))),
+                        sink,
+                        matching: triggers.matching,
+                        herald: Some(herald),
+                    }),
+                    Err(err) => {
+                        // The log is kept; the target's error is the one to report.
+                        let _ = herald.stop(false).await;
+                        Err(err)
+                    }
+                }
+            }
+            _ => Err(BenchError::NotDeployable(name.as_str())),
+        }
+    }
+
+    /// The phases' view of a deployed system.
+    pub(super) fn deployed_context<'s>(&self, deployed: &'s Deployed) -> PhaseContext<'s> {
+        // With no matching Trigger there is nothing to wait for or to time.
+        let sink = (deployed.matching > 0).then_some(&deployed.sink);
+        self.context(deployed.target.clone(), sink, deployed.matching)
     }
 
     /// A fresh data directory for the scenario's Herald.
@@ -310,6 +331,38 @@ impl Runner<'_> {
         }
         result.set_phases(closed, warmup, steps);
         Ok(())
+    }
+}
+
+/// A direct or Herald scenario's system, up and ready for load.
+pub(super) struct Deployed {
+    target: Arc<Target>,
+    sink: Sink,
+    /// Deliveries each event makes (1 for direct).
+    matching: u32,
+    herald: Option<RunningHerald>,
+}
+
+impl Deployed {
+    /// Stops Herald and removes its data; its log too when everything went well.
+    pub(super) async fn stop(self, clean: bool) -> Result<(), BenchError> {
+        match self.herald {
+            Some(herald) => herald.stop(clean).await,
+            None => Ok(()),
+        }
+    }
+}
+
+struct RunningHerald {
+    process: HeraldProcess,
+    data_dir: PathBuf,
+}
+
+impl RunningHerald {
+    async fn stop(self, clean: bool) -> Result<(), BenchError> {
+        let stopped = self.process.stop().await;
+        remove_data_dir(&self.data_dir, clean && stopped.is_ok());
+        stopped
     }
 }
 

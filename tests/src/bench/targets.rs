@@ -1,6 +1,9 @@
 //! Figures as ratios against the baselines of the same run, and the issue's targets as
-//! pass/fail verdicts computed from them. Speed never changes the exit status; these are read.
+//! pass/fail verdicts computed from them: the throughput targets from the median of their
+//! alternated pairs when the run has them, else from the scenarios' own closed loops. Speed
+//! never changes the exit status; these are read.
 
+use super::paired::PairedRatio;
 use super::results::ScenarioResult;
 use super::scenario::{ScenarioName, System};
 use serde::Serialize;
@@ -199,12 +202,39 @@ fn check(target: &str, measured: Option<(bool, String)>, missing: &str) -> Targe
 }
 
 /// The issue's targets.
-pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
+pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<TargetCheck> {
     use ScenarioName::*;
     let vs = |a: ScenarioName, b: ScenarioName, f: Figure, floor: f64| {
         let (x, y) = (figure(results, a, f)?, figure(results, b, f)?);
         let ratio = divide(Some(x), Some(y))?;
         Some((ratio >= floor, format!("{ratio:.2} ({x:.0}/s vs {y:.0}/s)")))
+    };
+    // Delivered/s against delivered/s: the alternated rounds' median decides when there is one.
+    let delivered_vs = |a: ScenarioName, b: ScenarioName, floor: f64| {
+        let single = vs(a, b, delivered, floor);
+        let Some((pair, median)) = paired
+            .iter()
+            .find(|p| p.numerator == a.as_str() && p.denominator == b.as_str())
+            .and_then(|p| Some((p, p.median?)))
+        else {
+            return single;
+        };
+        let rounds: Vec<String> = pair
+            .rounds
+            .iter()
+            .map(|r| r.ratio.map_or("–".into(), |v| format!("{v:.2}")))
+            .collect();
+        let own = single
+            .map(|(_, text)| format!("; the scenarios' own closed loops, minutes apart: {text}"))
+            .unwrap_or_default();
+        Some((
+            median >= floor,
+            format!(
+                "{median:.2}, the median of {} alternated rounds ({}){own}",
+                rounds.len(),
+                rounds.join(", ")
+            ),
+        ))
     };
     let half_rate_p99 = find(results, HeraldDurable).and_then(|r| {
         let step = r.open_loop.iter().find(|s| s.percent_of_max == Some(50))?;
@@ -247,7 +277,7 @@ pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
     vec![
         check(
             "herald-durable end-to-end throughput ≥ 0.35 × direct",
-            vs(HeraldDurable, Direct, delivered, 0.35),
+            delivered_vs(HeraldDurable, Direct, 0.35),
             "needs herald-durable and direct",
         ),
         check(
@@ -257,7 +287,7 @@ pub fn targets(results: &[ScenarioResult]) -> Vec<TargetCheck> {
         ),
         check(
             "selective with 1,000 exact-type Triggers ≥ 0.9 × a single Trigger (delivered/s)",
-            vs(Selective1000, HeraldDurable, delivered, 0.9),
+            delivered_vs(Selective1000, HeraldDurable, 0.9),
             "needs selective-1000 and herald-durable",
         ),
         check(
@@ -315,7 +345,7 @@ mod tests {
             scenario(ScenarioName::Jetstream, 10000.0, 0.0),
             scenario(ScenarioName::JetstreamFsync, 2000.0, 0.0),
         ];
-        let checks = targets(&results);
+        let checks = targets(&results, &[]);
         let verdict = |prefix: &str| {
             checks
                 .iter()
@@ -359,6 +389,42 @@ mod tests {
     }
 
     #[test]
+    fn alternated_rounds_decide_the_throughput_targets_when_the_run_has_them() {
+        let results = vec![
+            scenario(ScenarioName::Direct, 20000.0, 20000.0),
+            // 0.30 × direct in the scenarios' own closed loops.
+            scenario(ScenarioName::HeraldDurable, 6000.0, 6000.0),
+            scenario(ScenarioName::Selective1000, 5700.0, 5700.0),
+        ];
+        let round = |n: f64, d: f64| crate::bench::paired::Round {
+            numerator_per_sec: n,
+            denominator_per_sec: d,
+            ratio: Some(n / d),
+        };
+        let paired = vec![PairedRatio {
+            name: "herald-durable delivered/s ÷ direct delivered/s".into(),
+            numerator: "herald-durable".into(),
+            denominator: "direct".into(),
+            rounds: vec![round(7200.0, 20000.0), round(8000.0, 20000.0)],
+            median: Some(0.38),
+            errors: 0,
+            failure: None,
+        }];
+        let checks = targets(&results, &paired);
+        let durable = &checks[0];
+        assert_eq!(durable.verdict, Verdict::Pass);
+        assert_eq!(
+            durable.measured,
+            "0.38, the median of 2 alternated rounds (0.36, 0.40); the scenarios' own closed \
+             loops, minutes apart: 0.30 (6000/s vs 20000/s)"
+        );
+        // Selective has no pair here: its own closed loops decide (5700 / 6000 = 0.95).
+        let selective = &checks[2];
+        assert_eq!(selective.verdict, Verdict::Pass);
+        assert_eq!(selective.measured, "0.95 (5700/s vs 6000/s)");
+    }
+
+    #[test]
     fn the_half_rate_tail_says_how_the_machine_paused_and_how_far_the_senders_fell_behind() {
         let mut durable = scenario(ScenarioName::HeraldDurable, 9000.0, 8000.0);
         let mut step = phase(PhaseKind::Open, Some(50), 6.0);
@@ -369,7 +435,7 @@ mod tests {
         step.sender_lag_p99_ms = Some(9.04);
         step.peak_in_flight = Some(256);
         durable.open_loop = vec![phase(PhaseKind::Open, Some(25), 1.0), step];
-        let checks = targets(&[durable]);
+        let checks = targets(&[durable], &[]);
         let p99 = checks.iter().find(|c| c.target.starts_with("p99")).unwrap();
         // e2e is twice the publish latency in the fixture: 12 ms.
         assert_eq!(p99.verdict, Verdict::Fail);
