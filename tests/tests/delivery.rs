@@ -546,6 +546,26 @@ async fn a_slow_subscriber_does_not_slow_other_triggers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_trigger_that_matches_nothing_keeps_up_with_the_log_after_a_quiet_spell() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(&dir.path().join("data"), &[]);
+    let sub = Subscriber::accepting().await;
+    herald.apply(&trigger("quiet", "t.never", &sub.url, "    retry: 0", ""));
+    let position = || trigger_status(&herald, "quiet")["position"].as_u64();
+    send_batch(&herald, "t.other", 0..5).await;
+    assert!(eventually(WAIT, async || position() == Some(5)).await);
+    // Several progress ticks with nothing routed: the Trigger stops ticking until the log moves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send_batch(&herald, "t.other", 5..8).await;
+    assert!(
+        eventually(WAIT, async || position() == Some(8)).await,
+        "{:?}",
+        position()
+    );
+    assert!(sub.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrency_adapts_to_the_subscriber() {
     let dir = tempfile::tempdir().unwrap();
     let herald = Herald::start(&dir.path().join("data"), &[]);

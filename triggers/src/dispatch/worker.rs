@@ -36,6 +36,21 @@ fn window_size(max_in_flight: usize) -> usize {
     max_in_flight.max(1) * WINDOW_PER_REQUEST
 }
 
+/// Whether a routed Trigger's progress tick sleeps: it does once a tick finds the router's
+/// position unchanged since the tick before, until the router moves.
+#[derive(Debug, Default)]
+struct RoutedIdle {
+    last_tick: Option<u64>,
+    asleep: bool,
+}
+
+impl RoutedIdle {
+    fn ticked(&mut self, position: u64) {
+        self.asleep = self.last_tick == Some(position);
+        self.last_tick = Some(position);
+    }
+}
+
 /// Live figures of one Trigger, for status and metrics.
 #[derive(Debug, Default)]
 pub struct TriggerStats {
@@ -161,12 +176,15 @@ impl Worker {
         let mut deliveries = JoinSet::new();
         let window = Arc::new(Semaphore::new(window_size(self.plan.max_in_flight)));
         let mut head = self.link.log.watch_head();
-        let routed = self.link.router.position();
+        let mut routed = self.link.router.position();
         // A routed Trigger learns how far the router got (the records it skipped) on this tick,
         // not on every batch: with a thousand Triggers, waking each of them per batch would cost
         // more than routing itself. Its matches still arrive at once.
         let mut progress_tick = tokio::time::interval(ROUTED_PROGRESS_EVERY);
         progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A tick that finds the router where the last one left it puts the Trigger to sleep
+        // until the router moves again: idle, a thousand ticking Triggers took 3.5% of a core.
+        let mut idle = RoutedIdle::default();
         let filter = Arc::new(self.plan.filter.clone());
         let mut feed = Feed::Reading {
             next: self.past_removed(start, self.link.log.earliest()),
@@ -232,9 +250,17 @@ impl Worker {
                                 feed = Feed::Reading { next };
                             }
                         },
-                        _ = progress_tick.tick() => {
+                        changed = routed.changed(), if idle.asleep => {
+                            if changed.is_err() {
+                                break 'running;
+                            }
+                            idle.asleep = false;
+                            progress_tick.reset();
+                        }
+                        _ = progress_tick.tick(), if !idle.asleep => {
                             // Every match below the router's position is in the channel by now.
-                            let position = *routed.borrow();
+                            let position = *routed.borrow_and_update();
+                            idle.ticked(position);
                             while let Ok(rec) = subscription.records.try_recv() {
                                 self.admit_routed(&mut progress, rec);
                             }
@@ -256,6 +282,7 @@ impl Worker {
                         {
                             Ok(subscription) => {
                                 feed = Feed::Routed(subscription);
+                                idle = RoutedIdle::default();
                                 continue;
                             }
                             Err(_) if *next >= *head.borrow() => {
@@ -540,5 +567,25 @@ fn is_backpressure(attempt: &Attempt) -> bool {
     match attempt {
         Attempt::Retryable { status, .. } => matches!(status, None | Some(429) | Some(503)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routed_trigger_sleeps_once_a_tick_finds_the_router_where_the_last_one_did() {
+        let mut idle = RoutedIdle::default();
+        idle.ticked(10);
+        assert!(!idle.asleep);
+        idle.ticked(12);
+        assert!(!idle.asleep);
+        idle.ticked(12);
+        assert!(idle.asleep);
+        // Woken when the router moves: the next tick sees progress and keeps ticking.
+        idle.asleep = false;
+        idle.ticked(15);
+        assert!(!idle.asleep);
     }
 }
