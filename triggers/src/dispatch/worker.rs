@@ -250,10 +250,8 @@ impl Worker {
                                 feed = Feed::Reading { next };
                             }
                         },
-                        changed = routed.changed(), if idle.asleep => {
-                            if changed.is_err() {
-                                break 'running;
-                            }
+                        // A router that is gone wakes it too, and it ticks as before.
+                        _ = routed.changed(), if idle.asleep => {
                             idle.asleep = false;
                             progress_tick.reset();
                         }
