@@ -310,7 +310,7 @@ mod tests {
     use super::*;
     use crate::bench::machine::Machine;
     use crate::bench::options::Options;
-    use crate::bench::paired::{PairedRatio, Round};
+    use crate::bench::paired::fixtures::durable_vs_direct;
     use crate::bench::placement::{Cores, Cpus};
     use crate::bench::results::PhaseKind;
     use crate::bench::results::fixtures::phase;
@@ -328,19 +328,7 @@ mod tests {
         durable.error_detail.lost = 3;
         durable.fail("herald exited badly".into());
         let cores = Cores::resolve(settings.placement, &Cpus(vec![0, 1]));
-        let paired = PairedRatio {
-            name: "herald-durable delivered/s ÷ direct delivered/s".into(),
-            numerator: "herald-durable".into(),
-            denominator: "direct".into(),
-            rounds: vec![Round {
-                numerator_per_sec: 7_500.0,
-                denominator_per_sec: 25_000.0,
-                ratio: Some(0.3),
-            }],
-            median: Some(0.3),
-            errors: 0,
-            failure: None,
-        };
+        let paired = durable_vs_direct(&[(7_500.0, 25_000.0)]);
         let report = Report::new(
             Machine::describe(std::path::Path::new(".")),
             settings,

@@ -211,17 +211,34 @@ impl Runner<'_> {
     }
 }
 
+/// Pairs made up for the tests of the report's parts.
 #[cfg(test)]
-mod tests {
+pub mod fixtures {
     use super::*;
     use crate::bench::results::PhaseKind;
     use crate::bench::results::fixtures::phase;
 
-    fn closed(delivered: f64) -> PhaseResult {
+    /// A closed loop that delivered `delivered` events/s.
+    pub fn closed(delivered: f64) -> PhaseResult {
         let mut p = phase(PhaseKind::Closed, None, 1.0);
         p.delivered_per_sec = Some(delivered);
         p
     }
+
+    /// herald-durable against direct, one round per (herald-durable, direct) delivered/s.
+    pub fn durable_vs_direct(rounds: &[(f64, f64)]) -> PairedRatio {
+        let mut paired = PairedRatio::new(COMPARISONS[0]);
+        for &(durable, direct) in rounds {
+            paired.push(&closed(durable), &closed(direct));
+        }
+        paired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::closed;
+    use super::*;
 
     #[test]
     fn rounds_alternate_which_side_goes_first() {

@@ -320,6 +320,7 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::paired::fixtures::durable_vs_direct;
     use crate::bench::pauses::Pauses;
     use crate::bench::results::PhaseKind;
     use crate::bench::results::fixtures::phase;
@@ -396,20 +397,7 @@ mod tests {
             scenario(ScenarioName::HeraldDurable, 6000.0, 6000.0),
             scenario(ScenarioName::Selective1000, 5700.0, 5700.0),
         ];
-        let round = |n: f64, d: f64| crate::bench::paired::Round {
-            numerator_per_sec: n,
-            denominator_per_sec: d,
-            ratio: Some(n / d),
-        };
-        let paired = vec![PairedRatio {
-            name: "herald-durable delivered/s ÷ direct delivered/s".into(),
-            numerator: "herald-durable".into(),
-            denominator: "direct".into(),
-            rounds: vec![round(7200.0, 20000.0), round(8000.0, 20000.0)],
-            median: Some(0.38),
-            errors: 0,
-            failure: None,
-        }];
+        let paired = vec![durable_vs_direct(&[(7200.0, 20000.0), (8000.0, 20000.0)])];
         let checks = targets(&results, &paired);
         let durable = &checks[0];
         assert_eq!(durable.verdict, Verdict::Pass);
