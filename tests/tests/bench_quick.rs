@@ -99,13 +99,23 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         herald["delivered_per_sec"].as_f64().unwrap_or(0.0) > 0.0,
         "nothing was delivered end to end: {herald}"
     );
-    // Herald's own accept latency was read around every phase; a baseline has none.
+    // Herald's own accept latency was read around every phase, and its arrival stamp splits
+    // each event's e2e latency; a baseline has neither.
     for phase in herald["open_loop"].as_array().expect("open-loop steps") {
         let p99 = phase["herald_accept_p99_ms"].as_f64();
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
+        let after_stamp = phase["after_stamp"]["p99_ms"].as_f64();
+        let e2e = phase["e2e"]["max_ms"].as_f64().expect("e2e latency");
+        assert!(
+            after_stamp.is_some_and(|ms| ms > 0.0 && ms <= e2e),
+            "no part of e2e after Herald's stamp: {phase}"
+        );
     }
     let direct = scenarios.iter().find(|s| s["name"] == "direct").unwrap();
     assert!(direct["herald_accept_p99_ms"].is_null(), "{direct}");
+    for phase in direct["open_loop"].as_array().expect("open-loop steps") {
+        assert!(phase["after_stamp"].is_null(), "{phase}");
+    }
     // Quick mode takes one alternated round of each throughput target's two scenarios.
     let paired = results["paired"].as_array().expect("a list of pairs");
     let compared: Vec<(&str, &str)> = paired

@@ -20,6 +20,8 @@ pub struct DeliveryFigures {
     pub delivered_in_window: u64,
     /// Send stamp to arrival, for events sent within the measured window.
     pub e2e: LatencyHistogram,
+    /// The part of `e2e` after the broker stamped the event's arrival, for the same events.
+    pub after_stamp: LatencyHistogram,
 }
 
 /// Analyses `deliveries` of the events `log` sent, where Triggers `0..matching` match every
@@ -43,6 +45,7 @@ pub fn analyze(
         misrouted: 0,
         delivered_in_window: 0,
         e2e: LatencyHistogram::new(),
+        after_stamp: LatencyHistogram::new(),
     };
     for d in deliveries {
         if d.seq < log.first_seq || d.seq >= log.end_seq {
@@ -61,6 +64,9 @@ pub fn analyze(
             figures
                 .e2e
                 .record_ns(d.arrived_ns.saturating_sub(d.sent_ns));
+            if let Some(after) = d.after_stamp_ns {
+                figures.after_stamp.record_ns(after);
+            }
         }
     }
     for &seq in &log.accepted_seqs {
@@ -111,6 +117,7 @@ mod tests {
             trigger,
             sent_ns: base + sent_ms * 1_000_000,
             arrived_ns: base + arrived_ms * 1_000_000,
+            after_stamp_ns: None,
         }
     }
 
@@ -146,5 +153,27 @@ mod tests {
         let f = analyze(&[late], &log, 1, &clock);
         assert_eq!((f.lost, f.duplicated, f.delivered_in_window), (0, 0, 0));
         assert_eq!(f.e2e.count(), 1);
+    }
+
+    #[test]
+    fn the_time_after_the_broker_stamp_counts_for_the_events_e2e_counts() {
+        let clock = Clock::new();
+        let log = log(vec![10, 11, 12]);
+        let stamped = |seq, sent_ms, after_ms: Option<u64>| Delivery {
+            after_stamp_ns: after_ms.map(|ms| ms * 1_000_000),
+            ..delivery(&clock, &log, seq, 0, sent_ms, sent_ms + 9)
+        };
+        let deliveries = [
+            stamped(10, 1, Some(2)),
+            stamped(11, 2, Some(7)),
+            stamped(12, 2_000, Some(1)), // sent after the window
+        ];
+        let f = analyze(&deliveries, &log, 1, &clock);
+        assert_eq!(f.e2e.count(), 2);
+        let after = f.after_stamp.percentiles().unwrap();
+        assert_eq!(after.count, 2);
+        assert!((after.max_ms - 7.0).abs() < 0.01, "{after:?}");
+        let unstamped = analyze(&[stamped(10, 1, None)], &log, 1, &clock);
+        assert_eq!(unstamped.after_stamp.count(), 0);
     }
 }

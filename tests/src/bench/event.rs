@@ -13,6 +13,9 @@ pub const EVENT_TYPE: &str = "bench.event";
 pub const SENT_HEADER: &str = "ce-benchsent";
 /// Header carrying the event id, the decimal sequence number.
 pub const ID_HEADER: &str = "ce-id";
+/// Header carrying the broker's arrival stamp (RFC 3339), which Herald sets as its ingress
+/// appends the event, once the request has been read.
+pub const ARRIVAL_HEADER: &str = "ce-knativearrivaltime";
 
 const SOURCE: &str = "/herald-bench";
 /// Content type of a batch-mode request.

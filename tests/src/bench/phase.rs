@@ -137,6 +137,7 @@ fn summarize(
             .map(|f| f.delivered_in_window as f64 / seconds),
         publish: log.publish.percentiles(),
         e2e: figures.as_ref().and_then(|f| f.e2e.percentiles()),
+        after_stamp: figures.as_ref().and_then(|f| f.after_stamp.percentiles()),
         sender_lag_p99_ms: lag.map(|p| p.p99_ms),
         peak_in_flight: log.peak_in_flight,
         machine_pauses,

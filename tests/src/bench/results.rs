@@ -47,6 +47,11 @@ pub struct PhaseResult {
     pub publish: Option<Percentiles>,
     /// Send stamp to arrival at the subscriber.
     pub e2e: Option<Percentiles>,
+    /// Herald only: the part of `e2e` after its ingress stamped the event's arrival
+    /// (`knativearrivaltime`, set once the request has been read), by the wall clock: the log's
+    /// commit, the routing, the delivery and the subscriber's read. The rest of `e2e` passed
+    /// before Herald had read the request: in the load generator and the sockets.
+    pub after_stamp: Option<Percentiles>,
     /// Open loop: the 99th percentile of how late the generator started a send.
     pub sender_lag_p99_ms: Option<f64>,
     /// Open loop: the most sends unanswered at once; at the number of open-loop senders, sends
@@ -271,6 +276,7 @@ pub mod fixtures {
             delivered_per_sec: Some(900.0),
             publish: Some(percentiles(p50)),
             e2e: Some(percentiles(p50 * 2.0)),
+            after_stamp: None,
             sender_lag_p99_ms: None,
             peak_in_flight: None,
             machine_pauses: Pauses::default(),

@@ -1,9 +1,10 @@
 //! The benchmark's subscriber: a [`ServerThread`] that reads each event whole, answers 200 with
-//! no body, and logs which Trigger path it came to, its id, its send stamp and its arrival time.
+//! no body, and logs which Trigger path it came to, its id, its send stamp, its arrival time and,
+//! for events that came through a broker, how long ago the broker stamped their arrival.
 
 use super::clock::Clock;
 use super::error::BenchError;
-use super::event::{ID_HEADER, SENT_HEADER};
+use super::event::{ARRIVAL_HEADER, ID_HEADER, SENT_HEADER};
 use super::placement::Cpus;
 use super::server_thread::ServerThread;
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One event as the subscriber received it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub struct Delivery {
     pub sent_ns: u64,
     /// When the whole request had been read, ns since the Unix epoch.
     pub arrived_ns: u64,
+    /// From the broker's arrival stamp (`knativearrivaltime`) to that read, by the wall clock;
+    /// None when the event carries no stamp (no broker on its way).
+    pub after_stamp_ns: Option<u64>,
 }
 
 struct Shared {
@@ -87,6 +92,10 @@ async fn receive(
     let trigger = trigger_of(request.uri().path());
     let seq = header_u64(request.headers(), ID_HEADER);
     let sent_ns = header_u64(request.headers(), SENT_HEADER);
+    let stamped_ns = request
+        .headers()
+        .get(ARRIVAL_HEADER)
+        .and_then(|v| wall_clock_ns(v.to_str().ok()?));
     let complete = request.into_body().collect().await.is_ok();
     if let (true, Some(seq), Some(sent_ns)) = (complete, seq, sent_ns) {
         let delivery = Delivery {
@@ -94,6 +103,7 @@ async fn receive(
             trigger,
             sent_ns,
             arrived_ns: shared.clock.now_ns(),
+            after_stamp_ns: stamped_ns.map(|stamped| now_wall_ns().saturating_sub(stamped)),
         };
         if let Ok(mut log) = shared.log.lock() {
             log.push(delivery);
@@ -114,6 +124,19 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.parse().ok()
 }
 
+/// An RFC 3339 time as ns since the Unix epoch. The broker's stamp is wall-clock time, so it is
+/// compared with the wall clock ([`now_wall_ns`]), not with the run's monotonic [`Clock`].
+fn wall_clock_ns(rfc3339: &str) -> Option<u64> {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    u64::try_from(at.timestamp_nanos_opt()?).ok()
+}
+
+fn now_wall_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +146,44 @@ mod tests {
         assert_eq!(trigger_of("/t/7"), 7);
         assert_eq!(trigger_of("/t/x"), 0);
         assert_eq!(trigger_of("/"), 0);
+    }
+
+    #[test]
+    fn broker_stamps_read_as_wall_clock_nanoseconds() {
+        assert_eq!(
+            wall_clock_ns("1970-01-01T00:00:01.000250Z"),
+            Some(1_000_250_000)
+        );
+        assert_eq!(
+            wall_clock_ns("2026-12-06T21:30:00.5+01:00"),
+            Some(1_796_589_000_500_000_000)
+        );
+        assert_eq!(wall_clock_ns("yesterday"), None);
+        assert_eq!(wall_clock_ns("1960-01-01T00:00:00Z"), None);
+    }
+
+    #[tokio::test]
+    async fn logs_how_long_ago_the_broker_stamped_an_event() {
+        let sink = Sink::start(Clock::new(), None).unwrap();
+        let stamped = chrono::Utc::now() - chrono::Duration::milliseconds(40);
+        let answer = reqwest::Client::new()
+            .post(sink.url(0))
+            .header(ID_HEADER, "1")
+            .header(SENT_HEADER, "5")
+            .header(
+                ARRIVAL_HEADER,
+                stamped.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            )
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let after = sink.take()[0].after_stamp_ns.expect("a stamped event");
+        assert!(
+            (40_000_000..5_000_000_000).contains(&after),
+            "{after} ns after the stamp"
+        );
     }
 
     #[tokio::test]
@@ -146,6 +207,7 @@ mod tests {
         let log = sink.take();
         assert_eq!(log.len(), 1);
         assert_eq!((log[0].seq, log[0].trigger, log[0].sent_ns), (41, 3, sent));
+        assert_eq!(log[0].after_stamp_ns, None);
         assert!(log[0].arrived_ns >= sent);
         assert!(sink.take().is_empty());
     }

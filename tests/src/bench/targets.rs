@@ -250,10 +250,14 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
             .herald_accept_p99_ms
             .map(|ms| format!("; Herald's own accept p99 ≤ {ms:.1} ms"))
             .unwrap_or_default();
+        let after_stamp = step
+            .after_stamp
+            .map(|p| format!("; after Herald's arrival stamp p99 {:.1} ms", p.p99_ms))
+            .unwrap_or_default();
         Some((
             p99 <= 10.0,
             format!(
-                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{senders}{herald})",
+                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{senders}{herald}{after_stamp})",
                 step.target_rate.unwrap_or(0.0),
                 pauses.over_5ms,
                 pauses.longest_ms
@@ -320,6 +324,7 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::latency::Percentiles;
     use crate::bench::paired::fixtures::durable_vs_direct;
     use crate::bench::pauses::Pauses;
     use crate::bench::results::PhaseKind;
@@ -413,7 +418,8 @@ mod tests {
     }
 
     #[test]
-    fn the_half_rate_tail_says_how_the_machine_paused_and_how_far_the_senders_fell_behind() {
+    fn the_half_rate_tail_says_how_the_machine_paused_how_far_the_senders_fell_behind_and_how_much_came_after_herald_stamped()
+     {
         let mut durable = scenario(ScenarioName::HeraldDurable, 9000.0, 8000.0);
         let mut step = phase(PhaseKind::Open, Some(50), 6.0);
         step.machine_pauses = Pauses {
@@ -422,6 +428,10 @@ mod tests {
         };
         step.sender_lag_p99_ms = Some(9.04);
         step.peak_in_flight = Some(256);
+        step.after_stamp = Some(Percentiles {
+            p99_ms: 2.5,
+            ..step.e2e.unwrap()
+        });
         durable.open_loop = vec![phase(PhaseKind::Open, Some(25), 1.0), step];
         let checks = targets(&[durable], &[]);
         let p99 = checks.iter().find(|c| c.target.starts_with("p99")).unwrap();
@@ -430,7 +440,8 @@ mod tests {
         assert_eq!(
             p99.measured,
             "12.00 ms at 500/s (machine pauses ≥ 5 ms during the step: 3, the latest 33.2 ms; \
-             sender lag p99 9.0 ms, most sends in flight 256)"
+             sender lag p99 9.0 ms, most sends in flight 256; after Herald's arrival stamp p99 \
+             2.5 ms)"
         );
     }
 }
