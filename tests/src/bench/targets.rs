@@ -418,8 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn the_half_rate_tail_says_how_the_machine_paused_how_far_the_senders_fell_behind_and_how_much_came_after_herald_stamped()
-     {
+    fn the_half_rate_tail_names_pauses_sender_lag_and_the_part_after_heralds_stamp() {
         let mut durable = scenario(ScenarioName::HeraldDurable, 9000.0, 8000.0);
         let mut step = phase(PhaseKind::Open, Some(50), 6.0);
         step.machine_pauses = Pauses {
