@@ -99,11 +99,16 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         herald["delivered_per_sec"].as_f64().unwrap_or(0.0) > 0.0,
         "nothing was delivered end to end: {herald}"
     );
-    // Herald's own accept latency was read around every phase, and its arrival stamp splits
-    // each event's e2e latency; a baseline has neither.
+    // Herald's own accept latency and how often its threads slept were read around every
+    // phase, and its arrival stamp splits each event's e2e latency; a baseline has none of them.
     for phase in herald["open_loop"].as_array().expect("open-loop steps") {
         let p99 = phase["herald_accept_p99_ms"].as_f64();
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
+        let sleeps = phase["sleeps_per_event"].as_f64();
+        assert!(
+            sleeps.is_some_and(|n| n > 0.0),
+            "no sleeps counted: {phase}"
+        );
         let after_stamp = phase["after_stamp"]["p99_ms"].as_f64();
         let e2e = phase["e2e"]["max_ms"].as_f64().expect("e2e latency");
         assert!(
@@ -115,6 +120,7 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     assert!(direct["herald_accept_p99_ms"].is_null(), "{direct}");
     for phase in direct["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["after_stamp"].is_null(), "{phase}");
+        assert!(phase["sleeps_per_event"].is_null(), "{phase}");
     }
     // Quick mode takes one alternated round of each throughput target's two scenarios.
     let paired = results["paired"].as_array().expect("a list of pairs");

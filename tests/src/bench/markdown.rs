@@ -106,16 +106,18 @@ pub fn render(report: &Report) -> String {
              request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
              phase, of the system under test / of this process, over the whole phase (the \
              delivery of its events included); at a low rate each event pays for more wake-ups \
-             than in the closed loop.\n",
+             than in the closed loop. System sleeps: how often the threads of the system under \
+             test went to sleep (voluntary context switches) per event accepted, over the same \
+             span; each is a wake-up to pay for later.\n",
             s.open_workers
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | system sleeps / event | errors |"
         );
         let _ = writeln!(
             md,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in stepped {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
@@ -229,7 +231,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
@@ -242,6 +244,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         p.machine_pauses.longest_ms,
         number(p.cpu_s_per_1k, 3),
         number(p.bench_cpu_s_per_1k, 3),
+        number(p.sleeps_per_event, 2),
         p.errors()
     )
 }
@@ -367,10 +370,11 @@ mod tests {
     }
 
     #[test]
-    fn every_phase_row_shows_the_cpu_the_phase_cost() {
+    fn every_phase_row_shows_the_cpu_and_the_sleeps_the_phase_cost() {
         let mut step = phase(PhaseKind::Open, Some(50), 1.0);
         step.cpu_s_per_1k = Some(0.0612);
         step.bench_cpu_s_per_1k = Some(0.035);
+        step.sleeps_per_event = Some(0.634);
         step.sender_lag_p99_ms = Some(52.6581);
         step.peak_in_flight = Some(256);
         let row = phase_row("herald-durable", &step);
@@ -379,9 +383,9 @@ mod tests {
             row.starts_with("| herald-durable | open 50% | 500 |"),
             "{row}"
         );
-        assert!(row.ends_with("| 0.061 / 0.035 | 0 |"), "{row}");
+        assert!(row.ends_with("| 0.061 / 0.035 | 0.63 | 0 |"), "{row}");
         let closed = phase(PhaseKind::Closed, None, 1.0);
-        assert!(phase_row("jetstream", &closed).ends_with("| – / – | 0 |"));
+        assert!(phase_row("jetstream", &closed).ends_with("| – / – | – | 0 |"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Reads a process's CPU time (`/proc/PID/stat`, utime + stime in clock ticks) and memory
-//! (`VmRSS`, `VmHWM` from `/proc/PID/status`), so Herald's cost is measured apart from the load
-//! generator's.
+//! Reads a process's CPU time (`/proc/PID/stat`, utime + stime in clock ticks), memory
+//! (`VmRSS`, `VmHWM` from `/proc/PID/status`) and how often its threads went to sleep
+//! (`voluntary_ctxt_switches` of each `/proc/PID/task/TID/status`), so Herald's cost is measured
+//! apart from the load generator's.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// One process, watched through `/proc`.
@@ -49,13 +51,44 @@ impl ProcessProbe {
         self.status_kib("VmHWM").map(kib_to_mib)
     }
 
+    /// How many times each of its threads has gone to sleep so far (blocked in a system call
+    /// with nothing to do). Each sleep is a wake-up later: a context switch, and on a virtual
+    /// machine often an exit to the host.
+    pub fn sleeps(&self) -> Option<Sleeps> {
+        let tasks = std::fs::read_dir(self.path("task")).ok()?;
+        let by_thread = tasks
+            .filter_map(Result::ok)
+            .filter_map(|task| {
+                let tid = task.file_name().to_str()?.parse().ok()?;
+                let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+                Some((tid, status_number(&status, "voluntary_ctxt_switches")?))
+            })
+            .collect();
+        Some(Sleeps(by_thread))
+    }
+
     fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(self.path("status")).ok()?;
-        status_field_kib(&status, field)
+        status_number(&status, field)
     }
 
     fn path(&self, file: &str) -> PathBuf {
         PathBuf::from(format!("/proc/{}/{file}", self.pid))
+    }
+}
+
+/// Sleeps so far, per thread id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sleeps(BTreeMap<u32, u64>);
+
+impl Sleeps {
+    /// Sleeps since `earlier`, by the threads alive now (a thread started since counts from
+    /// zero; one that ended since is missing from both sides, its last sleeps with it).
+    pub fn since(&self, earlier: &Sleeps) -> u64 {
+        self.0
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
+            .sum()
     }
 }
 
@@ -80,8 +113,8 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// The value in KiB of a `Name:   1234 kB` line of `/proc/PID/status`.
-fn status_field_kib(status: &str, field: &str) -> Option<u64> {
+/// The number of a `Name:   1234 kB` (or `Name:\t1234`) line of `/proc/PID/status`.
+fn status_number(status: &str, field: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
         rest.split_whitespace().next()?.parse().ok()
@@ -102,9 +135,47 @@ mod tests {
     #[test]
     fn status_fields_are_read_in_kib() {
         let status = "Name:\therald\nVmHWM:\t   51200 kB\nVmRSS:\t   20480 kB\n";
-        assert_eq!(status_field_kib(status, "VmHWM"), Some(51200));
-        assert_eq!(status_field_kib(status, "VmRSS"), Some(20480));
-        assert_eq!(status_field_kib(status, "VmSwap"), None);
+        assert_eq!(status_number(status, "VmHWM"), Some(51200));
+        assert_eq!(status_number(status, "VmRSS"), Some(20480));
+        assert_eq!(status_number(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn context_switch_counts_are_read_as_plain_numbers() {
+        let status =
+            "Name:\therald\nvoluntary_ctxt_switches:\t812\nnonvoluntary_ctxt_switches:\t9\n";
+        assert_eq!(status_number(status, "voluntary_ctxt_switches"), Some(812));
+        assert_eq!(status_number(status, "nonvoluntary_ctxt_switches"), Some(9));
+    }
+
+    #[test]
+    fn sleeps_are_counted_per_thread_so_threads_that_come_and_go_never_count_negative() {
+        let earlier = Sleeps(BTreeMap::from([(1, 100), (2, 50), (3, 7)]));
+        // Thread 3 ended, thread 4 started.
+        let now = Sleeps(BTreeMap::from([(1, 130), (2, 50), (4, 5)]));
+        assert_eq!(now.since(&earlier), 35);
+    }
+
+    #[test]
+    fn a_thread_that_sleeps_is_counted_while_it_lives() {
+        let me = ProcessProbe::current();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            ready_tx.send(()).unwrap();
+            for _ in 0..5 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // Stays alive until the second reading.
+            done_rx.recv().ok();
+        });
+        ready_rx.recv().unwrap();
+        let before = me.sleeps().expect("this process's threads");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let after = me.sleeps().expect("this process's threads");
+        drop(done_tx);
+        sleeper.join().unwrap();
+        assert!(after.since(&before) >= 5, "{before:?} -> {after:?}");
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub struct PhaseResult {
     pub cpu_s_per_1k: Option<f64>,
     /// The same for this process (sender and subscriber).
     pub bench_cpu_s_per_1k: Option<f64>,
+    /// How many times the system under test's threads went to sleep (voluntary context
+    /// switches) per event accepted in the phase, over the same span as `cpu_s_per_1k`. A
+    /// process that keeps busy sleeps seldom; one that idles between arrivals pays a wake-up
+    /// for most events, which is why an event costs more CPU at half rate than flat out.
+    pub sleeps_per_event: Option<f64>,
     /// Herald only: the median and 99th percentile of its own accept latency (arrival at the
     /// ingress to 202) over the phase, from its `/metrics` histogram; each is the upper bound of
     /// the histogram bucket it falls in (bounds double from 0.1 ms).
@@ -286,6 +291,7 @@ pub mod fixtures {
             failed_requests: BTreeMap::new(),
             cpu_s_per_1k: None,
             bench_cpu_s_per_1k: None,
+            sleeps_per_event: None,
             herald_accept_p50_ms: None,
             herald_accept_p99_ms: None,
         }

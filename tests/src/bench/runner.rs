@@ -379,7 +379,8 @@ struct Probes<'h> {
 
 impl Probes<'_> {
     /// Runs one phase and records the CPU seconds each process used during it, per 1,000 events
-    /// the phase had accepted, and Herald's accept-latency percentiles over it.
+    /// the phase had accepted, how often the system under test went to sleep per event, and
+    /// Herald's accept-latency percentiles over it.
     async fn phase(
         &self,
         context: &PhaseContext<'_>,
@@ -388,6 +389,7 @@ impl Probes<'_> {
     ) -> Result<PhaseResult, BenchError> {
         let accept_before = self.accept_latency().await;
         let system_before = self.system.and_then(|p| p.cpu_seconds());
+        let sleeps_before = self.system.and_then(|p| p.sleeps());
         let bench_before = self.bench.cpu_seconds();
         let mut phase = phase::run(context, pace, duration).await?;
         let events = phase.accepted_total as f64 / 1000.0;
@@ -396,6 +398,11 @@ impl Probes<'_> {
         };
         phase.cpu_s_per_1k = per_1k(system_before, self.system.and_then(|p| p.cpu_seconds()));
         phase.bench_cpu_s_per_1k = per_1k(bench_before, self.bench.cpu_seconds());
+        if let (Some(before), Some(after)) = (sleeps_before, self.system.and_then(|p| p.sleeps())) {
+            let accepted = phase.accepted_total as f64;
+            phase.sleeps_per_event =
+                Some(after.since(&before) as f64 / accepted).filter(|_| accepted > 0.0);
+        }
         if let (Some(before), Some(after)) = (accept_before, self.accept_latency().await) {
             let accepted = after.since(&before);
             phase.herald_accept_p50_ms = accepted.quantile_ms(0.50);
@@ -437,7 +444,7 @@ fn report_phase(label: &str, p: &PhaseResult) {
         _ => String::new(),
     };
     eprintln!(
-        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, errors {}",
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, sleeps/event {}, errors {}",
         p.accepted_per_sec,
         p.delivered_per_sec
             .map_or("–".to_string(), |v| format!("{v:.0}")),
@@ -448,6 +455,8 @@ fn report_phase(label: &str, p: &PhaseResult) {
         p.machine_pauses.longest_ms,
         p.cpu_s_per_1k
             .map_or("–".to_string(), |v| format!("{v:.3}")),
+        p.sleeps_per_event
+            .map_or("–".to_string(), |v| format!("{v:.2}")),
         p.errors()
     );
 }
