@@ -8,6 +8,11 @@ use clap::Parser;
 use herald_tests::bench::{self, markdown, options::Options};
 use std::process::ExitCode;
 
+/// The allocator Herald uses, so that `direct`, the physical limit Herald is measured against,
+/// does not pay for glibc's malloc where Herald does not.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let settings = Options::parse().settings();
     let runtime = match tokio::runtime::Builder::new_current_thread()
