@@ -51,8 +51,8 @@ impl ProcessProbe {
         self.status_kib("VmHWM").map(kib_to_mib)
     }
 
-    /// How many times each of its threads has gone to sleep so far (blocked in a system call
-    /// with nothing to do). Each sleep is a wake-up later: a context switch, and on a virtual
+    /// How many times each of its threads has gone to sleep so far: blocked, waiting for work,
+    /// a lock or the disk. Each sleep is a wake-up later: a context switch, and on a virtual
     /// machine often an exit to the host.
     pub fn sleeps(&self) -> Option<Sleeps> {
         let tasks = std::fs::read_dir(self.path("task")).ok()?;
@@ -158,22 +158,25 @@ mod tests {
 
     #[test]
     fn a_thread_that_sleeps_is_counted_while_it_lives() {
+        use std::sync::mpsc::channel;
         let me = ProcessProbe::current();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (go_tx, go_rx) = channel::<()>();
+        let (slept_tx, slept_rx) = channel::<()>();
+        let (end_tx, end_rx) = channel::<()>();
         let sleeper = std::thread::spawn(move || {
-            ready_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
             for _ in 0..5 {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            // Stays alive until the second reading.
-            done_rx.recv().ok();
+            slept_tx.send(()).unwrap();
+            // Alive until after the second reading.
+            end_rx.recv().ok();
         });
-        ready_rx.recv().unwrap();
         let before = me.sleeps().expect("this process's threads");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        go_tx.send(()).unwrap();
+        slept_rx.recv().unwrap();
         let after = me.sleeps().expect("this process's threads");
-        drop(done_tx);
+        drop(end_tx);
         sleeper.join().unwrap();
         assert!(after.since(&before) >= 5, "{before:?} -> {after:?}");
     }
