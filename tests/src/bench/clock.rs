@@ -12,13 +12,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Clock {
-        let base = Instant::now();
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
         Clock {
-            base,
-            base_ns: u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX),
+            base: Instant::now(),
+            base_ns: wall_now_ns(),
         }
     }
 
@@ -33,6 +29,15 @@ impl Clock {
     pub fn now_ns(&self) -> u64 {
         self.ns(Instant::now())
     }
+}
+
+/// The wall clock now, in nanoseconds since the Unix epoch: for comparing with stamps others
+/// wrote by their wall clock (a broker's arrival stamp), which a [`Clock`] must not be.
+pub fn wall_now_ns() -> u64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Default for Clock {
@@ -51,10 +56,6 @@ mod tests {
         let a = Instant::now();
         let b = a + Duration::from_millis(5);
         assert_eq!(clock.ns(b) - clock.ns(a), 5_000_000);
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        assert!(clock.now_ns().abs_diff(wall) < 1_000_000_000);
+        assert!(clock.now_ns().abs_diff(wall_now_ns()) < 1_000_000_000);
     }
 }

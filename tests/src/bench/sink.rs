@@ -2,7 +2,7 @@
 //! no body, and logs which Trigger path it came to, its id, its send stamp, its arrival time and,
 //! for events that came through a broker, how long ago the broker stamped their arrival.
 
-use super::clock::Clock;
+use super::clock::{Clock, wall_now_ns};
 use super::error::BenchError;
 use super::event::{ARRIVAL_HEADER, ID_HEADER, SENT_HEADER};
 use super::placement::Cpus;
@@ -14,7 +14,6 @@ use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One event as the subscriber received it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +102,7 @@ async fn receive(
             trigger,
             sent_ns,
             arrived_ns: shared.clock.now_ns(),
-            after_stamp_ns: stamped_ns.map(|stamped| now_wall_ns().saturating_sub(stamped)),
+            after_stamp_ns: stamped_ns.map(|stamped| wall_now_ns().saturating_sub(stamped)),
         };
         if let Ok(mut log) = shared.log.lock() {
             log.push(delivery);
@@ -125,16 +124,10 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 /// An RFC 3339 time as ns since the Unix epoch. The broker's stamp is wall-clock time, so it is
-/// compared with the wall clock ([`now_wall_ns`]), not with the run's monotonic [`Clock`].
+/// compared with the wall clock ([`wall_now_ns`]), not with the run's monotonic [`Clock`].
 fn wall_clock_ns(rfc3339: &str) -> Option<u64> {
     let at = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
     u64::try_from(at.timestamp_nanos_opt()?).ok()
-}
-
-fn now_wall_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
