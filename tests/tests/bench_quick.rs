@@ -101,7 +101,13 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     );
     // Herald's own accept latency and how often its threads slept were read around every
     // phase, and its arrival stamp splits each event's e2e latency; a baseline has none of them.
+    // The load generator's own sleeps are counted in every scenario.
     for phase in herald["open_loop"].as_array().expect("open-loop steps") {
+        let bench_sleeps = phase["bench_sleeps_per_event"].as_f64();
+        assert!(
+            bench_sleeps.is_some_and(|n| n > 0.0),
+            "no sleeps of the load generator counted: {phase}"
+        );
         let p99 = phase["herald_accept_p99_ms"].as_f64();
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
         let sleeps = phase["sleeps_per_event"].as_f64();
@@ -121,6 +127,12 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     for phase in direct["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["after_stamp"].is_null(), "{phase}");
         assert!(phase["sleeps_per_event"].is_null(), "{phase}");
+        assert!(
+            phase["bench_sleeps_per_event"]
+                .as_f64()
+                .is_some_and(|n| n > 0.0),
+            "{phase}"
+        );
     }
     // Quick mode takes one alternated round of each throughput target's two scenarios.
     let paired = results["paired"].as_array().expect("a list of pairs");

@@ -106,14 +106,14 @@ pub fn render(report: &Report) -> String {
              request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
              phase, of the system under test / of this process, over the whole phase (the \
              delivery of its events included); at a low rate each event pays for more wake-ups \
-             than in the closed loop. System sleeps: how often the threads of the system under \
-             test went to sleep (voluntary context switches) per event accepted, over the same \
-             span; each is a wake-up to pay for later.\n",
+             than in the closed loop. Sleeps: how often the threads of the system under test / of \
+             this process's sender and subscriber went to sleep (voluntary context switches) per \
+             event accepted, over the same span; each is a wake-up to pay for later.\n",
             s.open_workers
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | system sleeps / event | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | sleeps / event system / bench | errors |"
         );
         let _ = writeln!(
             md,
@@ -231,7 +231,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} / {} | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
@@ -245,6 +245,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         number(p.cpu_s_per_1k, 3),
         number(p.bench_cpu_s_per_1k, 3),
         number(p.sleeps_per_event, 2),
+        number(p.bench_sleeps_per_event, 2),
         p.errors()
     )
 }
@@ -375,6 +376,7 @@ mod tests {
         step.cpu_s_per_1k = Some(0.0612);
         step.bench_cpu_s_per_1k = Some(0.035);
         step.sleeps_per_event = Some(0.634);
+        step.bench_sleeps_per_event = Some(2.216);
         step.sender_lag_p99_ms = Some(52.6581);
         step.peak_in_flight = Some(256);
         let row = phase_row("herald-durable", &step);
@@ -383,9 +385,12 @@ mod tests {
             row.starts_with("| herald-durable | open 50% | 500 |"),
             "{row}"
         );
-        assert!(row.ends_with("| 0.061 / 0.035 | 0.63 | 0 |"), "{row}");
+        assert!(
+            row.ends_with("| 0.061 / 0.035 | 0.63 / 2.22 | 0 |"),
+            "{row}"
+        );
         let closed = phase(PhaseKind::Closed, None, 1.0);
-        assert!(phase_row("jetstream", &closed).ends_with("| – / – | – | 0 |"));
+        assert!(phase_row("jetstream", &closed).ends_with("| – / – | – / – | 0 |"));
     }
 
     #[test]

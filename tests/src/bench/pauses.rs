@@ -18,6 +18,14 @@ const TICK: Duration = Duration::from_millis(1);
 /// due, even on a saturated core (measured: under 1 ms late nearly always).
 const PAUSE: Duration = Duration::from_millis(5);
 
+/// What each sleeper thread's name starts with (the CPU's number follows).
+const THREAD_PREFIX: &str = "pauses-";
+
+/// Whether a thread of this process, named `name`, is one of the meter's sleepers.
+pub fn is_sleeper_thread(name: &str) -> bool {
+    name.starts_with(THREAD_PREFIX)
+}
+
 /// The pauses seen during one phase, over every core.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Pauses {
@@ -64,7 +72,7 @@ impl PauseMeter {
         for &cpu in &cpus.0 {
             let counts = Arc::downgrade(&counts);
             std::thread::Builder::new()
-                .name(format!("pauses-{cpu}"))
+                .name(format!("{THREAD_PREFIX}{cpu}"))
                 .spawn(move || {
                     if placement::pin_this_thread(&Cpus(vec![cpu])).is_ok() {
                         if !wake_first() {

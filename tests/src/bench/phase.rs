@@ -148,6 +148,7 @@ fn summarize(
         cpu_s_per_1k: None,
         bench_cpu_s_per_1k: None,
         sleeps_per_event: None,
+        bench_sleeps_per_event: None,
         herald_accept_p50_ms: None,
         herald_accept_p99_ms: None,
     }

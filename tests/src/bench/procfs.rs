@@ -55,11 +55,20 @@ impl ProcessProbe {
     /// a lock or the disk. Each sleep is a wake-up later: a context switch, and on a virtual
     /// machine often an exit to the host.
     pub fn sleeps(&self) -> Option<Sleeps> {
+        self.sleeps_of(|_| true)
+    }
+
+    /// [`ProcessProbe::sleeps`] of only the threads whose name (`comm`) `counted` accepts.
+    pub fn sleeps_of(&self, counted: impl Fn(&str) -> bool) -> Option<Sleeps> {
         let tasks = std::fs::read_dir(self.path("task")).ok()?;
         let by_thread = tasks
             .filter_map(Result::ok)
             .filter_map(|task| {
                 let tid = task.file_name().to_str()?.parse().ok()?;
+                let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
+                if !counted(name.trim_end()) {
+                    return None;
+                }
                 let status = std::fs::read_to_string(task.path().join("status")).ok()?;
                 Some((tid, status_number(&status, "voluntary_ctxt_switches")?))
             })
@@ -163,7 +172,8 @@ mod tests {
         let (go_tx, go_rx) = channel::<()>();
         let (slept_tx, slept_rx) = channel::<()>();
         let (end_tx, end_rx) = channel::<()>();
-        let sleeper = std::thread::spawn(move || {
+        let sleeper = std::thread::Builder::new().name("probe-sleeper".into());
+        let sleeper = sleeper.spawn(move || {
             go_rx.recv().unwrap();
             for _ in 0..5 {
                 std::thread::sleep(std::time::Duration::from_millis(1));
@@ -172,13 +182,24 @@ mod tests {
             // Alive until after the second reading.
             end_rx.recv().ok();
         });
+        let sleeper = sleeper.unwrap();
+        let only_it = |name: &str| name == "probe-sleeper";
         let before = me.sleeps().expect("this process's threads");
+        let before_it = me.sleeps_of(only_it).expect("the sleeper");
         go_tx.send(()).unwrap();
         slept_rx.recv().unwrap();
         let after = me.sleeps().expect("this process's threads");
+        let after_it = me.sleeps_of(only_it).expect("the sleeper");
         drop(end_tx);
         sleeper.join().unwrap();
         assert!(after.since(&before) >= 5, "{before:?} -> {after:?}");
+        assert!(
+            after_it.since(&before_it) >= 5,
+            "{before_it:?} -> {after_it:?}"
+        );
+        assert_eq!(after_it.0.len(), 1, "only the sleeper: {after_it:?}");
+        let none = me.sleeps_of(|name| name == "no such thread").unwrap();
+        assert_eq!(none, Sleeps::default());
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct PhaseResult {
     /// process that keeps busy sleeps seldom; one that idles between arrivals pays a wake-up
     /// for most events, which is why an event costs more CPU at half rate than flat out.
     pub sleeps_per_event: Option<f64>,
+    /// The same for this process's sender and subscriber threads (the pause meter's sleepers
+    /// left out): the load generator's own wake-ups.
+    pub bench_sleeps_per_event: Option<f64>,
     /// Herald only: the median and 99th percentile of its own accept latency (arrival at the
     /// ingress to 202) over the phase, from its `/metrics` histogram; each is the upper bound of
     /// the histogram bucket it falls in (bounds double from 0.1 ms).
@@ -292,6 +295,7 @@ pub mod fixtures {
             cpu_s_per_1k: None,
             bench_cpu_s_per_1k: None,
             sleeps_per_event: None,
+            bench_sleeps_per_event: None,
             herald_accept_p50_ms: None,
             herald_accept_p99_ms: None,
         }

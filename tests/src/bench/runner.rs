@@ -13,10 +13,10 @@ use super::jetstream::JetStreamTarget;
 use super::load::Load;
 use super::nats_server::NatsServer;
 use super::options::Settings;
-use super::pauses::PauseMeter;
+use super::pauses::{self, PauseMeter};
 use super::phase::{self, Pace, PhaseContext};
 use super::placement::{self, Cores};
-use super::procfs::ProcessProbe;
+use super::procfs::{ProcessProbe, Sleeps};
 use super::relay::Relay;
 use super::results::{PhaseResult, ScenarioResult};
 use super::scenario::{NatsServerKind, ScenarioName, System, TriggerSet};
@@ -379,7 +379,7 @@ struct Probes<'h> {
 
 impl Probes<'_> {
     /// Runs one phase and records the CPU seconds each process used during it, per 1,000 events
-    /// the phase had accepted, how often the system under test went to sleep per event, and
+    /// the phase had accepted, how often each went to sleep per event, and
     /// Herald's accept-latency percentiles over it.
     async fn phase(
         &self,
@@ -390,6 +390,7 @@ impl Probes<'_> {
         let accept_before = self.accept_latency().await;
         let system_before = self.system.and_then(|p| p.cpu_seconds());
         let sleeps_before = self.system.and_then(|p| p.sleeps());
+        let bench_sleeps_before = self.bench_sleeps();
         let bench_before = self.bench.cpu_seconds();
         let mut phase = phase::run(context, pace, duration).await?;
         let events = phase.accepted_total as f64 / 1000.0;
@@ -398,17 +399,24 @@ impl Probes<'_> {
         };
         phase.cpu_s_per_1k = per_1k(system_before, self.system.and_then(|p| p.cpu_seconds()));
         phase.bench_cpu_s_per_1k = per_1k(bench_before, self.bench.cpu_seconds());
-        if let (Some(before), Some(after)) = (sleeps_before, self.system.and_then(|p| p.sleeps())) {
-            let accepted = phase.accepted_total as f64;
-            phase.sleeps_per_event =
-                Some(after.since(&before) as f64 / accepted).filter(|_| accepted > 0.0);
-        }
+        let accepted = phase.accepted_total as f64;
+        let per_event = |before: Option<Sleeps>, after: Option<Sleeps>| {
+            Some(after?.since(&before?) as f64 / accepted).filter(|_| accepted > 0.0)
+        };
+        phase.sleeps_per_event = per_event(sleeps_before, self.system.and_then(|p| p.sleeps()));
+        phase.bench_sleeps_per_event = per_event(bench_sleeps_before, self.bench_sleeps());
         if let (Some(before), Some(after)) = (accept_before, self.accept_latency().await) {
             let accepted = after.since(&before);
             phase.herald_accept_p50_ms = accepted.quantile_ms(0.50);
             phase.herald_accept_p99_ms = accepted.quantile_ms(0.99);
         }
         Ok(phase)
+    }
+
+    /// How often this process's sender and subscriber threads have slept so far.
+    fn bench_sleeps(&self) -> Option<Sleeps> {
+        self.bench
+            .sleeps_of(|thread| !pauses::is_sleeper_thread(thread))
     }
 
     /// Herald's accept-latency histogram now; None without Herald, or when it cannot be read
@@ -444,7 +452,7 @@ fn report_phase(label: &str, p: &PhaseResult) {
         _ => String::new(),
     };
     eprintln!(
-        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, sleeps/event {}, errors {}",
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, sleeps/event {} (bench {}), errors {}",
         p.accepted_per_sec,
         p.delivered_per_sec
             .map_or("–".to_string(), |v| format!("{v:.0}")),
@@ -456,6 +464,8 @@ fn report_phase(label: &str, p: &PhaseResult) {
         p.cpu_s_per_1k
             .map_or("–".to_string(), |v| format!("{v:.3}")),
         p.sleeps_per_event
+            .map_or("–".to_string(), |v| format!("{v:.2}")),
+        p.bench_sleeps_per_event
             .map_or("–".to_string(), |v| format!("{v:.2}")),
         p.errors()
     );
