@@ -229,7 +229,12 @@ pub async fn open_loop(
     )));
     let (due_tx, due_rx) = tokio::sync::mpsc::unbounded_channel();
     let sends_per_sec = rate / load.target.events_per_send() as f64;
-    let pacer = pacer::spawn(measure_from, measure_until, sends_per_sec, due_tx)?;
+    let pacer = tokio::spawn(pacer::run(
+        measure_from,
+        measure_until,
+        sends_per_sec,
+        due_tx,
+    ));
     let schedule = Arc::new(tokio::sync::Mutex::new(due_rx));
     let in_flight = Arc::new(InFlight::default());
     let mut senders = JoinSet::new();
@@ -253,12 +258,9 @@ pub async fn open_loop(
         });
     }
     while senders.join_next().await.is_some() {}
-    if pacer.join().is_err() {
-        return Err(BenchError::io(
-            "the pacer thread",
-            std::io::Error::other("it panicked"),
-        ));
-    }
+    pacer
+        .await
+        .map_err(|e| BenchError::io("the pacer task", std::io::Error::other(e)))??;
     let mut log = finish(&recorder, &load.next_seq);
     log.peak_in_flight = Some(in_flight.peak.load(Ordering::Acquire));
     Ok(log)

@@ -36,7 +36,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         md,
         "- Sender: one thread (a current_thread Tokio runtime, hyper HTTP/1.1 keep-alive; open-loop \
-         send times from a pacer thread); subscriber: a second thread in the same process; both \
+         send times from a timerfd on that runtime); subscriber: a second thread in the same process; both \
          allocate with jemalloc, as Herald does; Herald and NATS run as their own processes{}\n",
         if s.herald_args.is_empty() {
             String::new()

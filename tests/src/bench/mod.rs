@@ -60,7 +60,8 @@ pub async fn run(settings: Settings) -> Result<Report, BenchError> {
     eprintln!("herald-bench: {}", machine.summary());
     let cores = placement::Cores::resolve(settings.placement, &placement::allowed_cpus()?);
     eprintln!("herald-bench: placement {}", cores.describe());
-    // This thread runs the sender; the threads it starts (pacer, subscriber) inherit its cores.
+    // This thread runs the sender and its pacer; the threads it starts (the subscriber) inherit
+    // its cores.
     if let Some(generator) = &cores.generator {
         placement::pin_this_thread(generator)?;
     }

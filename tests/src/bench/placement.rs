@@ -3,9 +3,9 @@
 //! as if the generator ran on another machine: Herald is started with its affinity set to that
 //! core (so its runtime sizes itself to one worker), nats-server's threads are moved there for
 //! the jetstream scenario and back afterwards, and in the direct baseline the subscriber thread
-//! (the receiving end of the hop) runs there. The sender, the pacer and, in Herald scenarios,
-//! the subscriber run on the generator's cores. With `shared` placement everything may run
-//! everywhere and the kernel decides.
+//! (the receiving end of the hop) runs there. The sender (with its pacer) and, in Herald
+//! scenarios, the subscriber run on the generator's cores. With `shared` placement everything
+//! may run everywhere and the kernel decides.
 
 use super::error::BenchError;
 use clap::ValueEnum;
