@@ -10,7 +10,8 @@
 //! - [`runtime`] reconciles brokers and Triggers with the registry;
 //! - [`server`] starts and stops everything, serving HTTP through [`http_server`]; [`config`]
 //!   holds its settings;
-//! - [`metrics`] renders Prometheus text; [`error`] shapes JSON error answers;
+//! - [`metrics`] renders Prometheus text, with the per-broker histograms of [`latency`];
+//!   [`error`] shapes JSON error answers;
 //! - [`cli`] is the `herald` command line (serve, standalone sources, the admin API client);
 //!   [`signal`] waits for SIGTERM/SIGINT.
 
@@ -22,6 +23,7 @@ pub mod dlq;
 pub mod error;
 pub mod http_server;
 pub mod ingress;
+pub mod latency;
 pub mod metrics;
 pub mod registry;
 pub mod runtime;

@@ -1,5 +1,7 @@
 //! [`LogConfig`]: durability, segment size, retention, back-pressure and cache limits.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -52,6 +54,30 @@ pub struct LogConfig {
     pub retention_check_interval: Duration,
     /// Source of append timestamps and of "now" for age retention. Default: the system clock.
     pub clock: Clock,
+    /// Told how long each group-commit `fdatasync` took (the broker keeps a histogram of them).
+    /// Default none.
+    pub sync_observer: Option<SyncObserver>,
+}
+
+/// A function told the duration of each group-commit `fdatasync`, on the log's writer thread:
+/// it must be quick.
+#[derive(Clone)]
+pub struct SyncObserver(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl SyncObserver {
+    pub fn new(observe: impl Fn(Duration) + Send + Sync + 'static) -> SyncObserver {
+        SyncObserver(Arc::new(observe))
+    }
+
+    pub(crate) fn observe(&self, took: Duration) {
+        (self.0)(took)
+    }
+}
+
+impl fmt::Debug for SyncObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SyncObserver")
+    }
 }
 
 impl Default for LogConfig {
@@ -67,6 +93,7 @@ impl Default for LogConfig {
             read_cache_bytes: 8 * MIB,
             retention_check_interval: Duration::from_secs(60),
             clock: Clock::system(),
+            sync_observer: None,
         }
     }
 }

@@ -55,7 +55,7 @@ mod state;
 mod sync;
 
 pub use clock::Clock;
-pub use config::LogConfig;
+pub use config::{LogConfig, SyncObserver};
 pub use error::LogError;
 pub use memory::MemoryLog;
 pub use segment::{LogStats, SegmentLog};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_log::{Clock, EventLog, LogConfig, LogError, SegmentLog};
+use herald_log::{Clock, EventLog, LogConfig, LogError, SegmentLog, SyncObserver};
 
 fn payload(i: u64) -> Bytes {
     Bytes::from(format!("payload number {i:06}"))
@@ -404,6 +404,47 @@ async fn syncs_keep_the_minimum_interval_and_a_trickle_of_appends_gathers_betwee
         "40 appends over 80 ms took {} syncs",
         stats.fsyncs - 8
     );
+}
+
+#[tokio::test]
+async fn the_observer_is_told_how_long_each_sync_took_and_only_syncs() {
+    use std::sync::Mutex;
+    let took = Arc::new(Mutex::new(Vec::new()));
+    let observer = SyncObserver::new({
+        let took = took.clone();
+        move |duration| took.lock().unwrap().push(duration)
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        sync_observer: Some(observer),
+        ..LogConfig::default()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    let started = std::time::Instant::now();
+    append_each(&log, 0..6).await;
+    let elapsed = started.elapsed();
+    let took = took.lock().unwrap().clone();
+    assert_eq!(took.len() as u64, log.stats().fsyncs);
+    assert_eq!(took.len(), 6, "one sync per lone append");
+    assert!(
+        took.iter().sum::<Duration>() <= elapsed,
+        "{took:?} in {elapsed:?}"
+    );
+
+    // Without fsync there is nothing to time.
+    let unsynced = Arc::new(Mutex::new(0));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        fsync: false,
+        sync_observer: Some(SyncObserver::new({
+            let unsynced = unsynced.clone();
+            move |_| *unsynced.lock().unwrap() += 1
+        })),
+        ..LogConfig::default()
+    };
+    let log = SegmentLog::open(dir.path(), config).await.expect("open");
+    append_each(&log, 0..3).await;
+    assert_eq!(*unsynced.lock().unwrap(), 0);
 }
 
 #[tokio::test]

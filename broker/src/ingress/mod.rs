@@ -7,7 +7,6 @@
 //! or when the ingress [`budget`] of request bytes in memory stayed full for too long.
 
 pub mod budget;
-pub mod latency;
 
 use crate::error::ApiError;
 use crate::runtime::append::AppendError;

@@ -4,7 +4,7 @@ use crate::config::{LogBackend, ServeConfig};
 use herald_crds::broker::Broker;
 use herald_log::{
     EventLog, FileStateStore, LogConfig, LogError, MemoryLog, MemoryStateStore, SegmentLog,
-    StateStore,
+    StateStore, SyncObserver,
 };
 use herald_triggers::deadletter::{DeadLetterStore, KvDeadLetterStore, Retention};
 use herald_triggers::dispatch::{ReplySink, Router, TriggerHandle, TriggerStats};
@@ -45,10 +45,18 @@ pub struct BrokerRuntime {
     pub(crate) triggers: Mutex<HashMap<String, RunningTrigger>>,
     /// Events accepted by the ingress.
     pub received: AtomicU64,
-    /// How long the ingress took to accept each publish (see [`crate::ingress::latency`]).
+    /// How long the ingress took to accept each publish (see [`crate::latency`]).
     pub accept_latency: Histogram,
     /// Stops the broker's background maintenance.
     maintenance: tokio_util::sync::CancellationToken,
+}
+
+/// The histograms a broker feeds (see [`crate::latency`]).
+pub struct Latencies {
+    /// How long the ingress took to accept each publish.
+    pub accept: Histogram,
+    /// How long each of the log's group-commit `fdatasync`s took.
+    pub log_sync: Histogram,
 }
 
 /// How often dead-letter retention is enforced.
@@ -56,14 +64,20 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 
 impl BrokerRuntime {
     /// Opens the broker's log and state store; the ingress observes each accepted publish's
-    /// latency in `accept_latency`.
+    /// latency in `latencies.accept`, the log each sync's in `latencies.log_sync`.
     pub async fn open(
         id: BrokerId,
         broker: &Broker,
         config: &ServeConfig,
-        accept_latency: Histogram,
+        latencies: Latencies,
     ) -> Result<BrokerRuntime, LogError> {
-        let log_config = log_config(broker, config);
+        let log_sync = latencies.log_sync;
+        let log_config = LogConfig {
+            sync_observer: Some(SyncObserver::new(move |took| {
+                log_sync.observe(took.as_secs_f64())
+            })),
+            ..log_config(broker, config)
+        };
         type Stores = (Arc<dyn EventLog>, Arc<dyn StateStore>, Arc<dyn StateStore>);
         let (log, state, dead_letter_state): Stores = match config.log_backend {
             LogBackend::Memory => (
@@ -96,7 +110,7 @@ impl BrokerRuntime {
             dead_letters,
             triggers: Mutex::new(HashMap::new()),
             received: AtomicU64::new(0),
-            accept_latency,
+            accept_latency: latencies.accept,
             maintenance,
         })
     }

@@ -18,9 +18,9 @@ pub use broker::{BrokerId, BrokerRuntime};
 
 use crate::config::ServeConfig;
 use crate::ingress::budget::Budget;
-use crate::ingress::latency::IngressMetrics;
+use crate::latency::BrokerLatencies;
 use crate::registry::{Registry, ResourceKey};
-use broker::RunningTrigger;
+use broker::{Latencies, RunningTrigger};
 use herald_crds::broker::Broker;
 use herald_crds::meta::{Condition, set_condition};
 use herald_crds::resource::{Kind, Resource};
@@ -39,7 +39,9 @@ pub struct Runtime {
     brokers: RwLock<foldhash::HashMap<BrokerId, Arc<BrokerRuntime>>>,
     sender: Sender,
     pub metrics: DispatchMetrics,
-    pub ingress_metrics: IngressMetrics,
+    /// Each broker's ingress accept latency and log sync times.
+    pub accept_latency: BrokerLatencies,
+    pub log_sync: BrokerLatencies,
     pub sources: sources::Sources,
     /// Request bytes the ingress may hold in memory at once.
     pub ingress_budget: Budget,
@@ -66,7 +68,8 @@ impl Runtime {
             brokers: RwLock::default(),
             sender: Sender::new(),
             metrics: DispatchMetrics::default(),
-            ingress_metrics: IngressMetrics::default(),
+            accept_latency: BrokerLatencies::accept(),
+            log_sync: BrokerLatencies::log_sync(),
             sources,
             reconciling: tokio::sync::Mutex::new(()),
         })
@@ -140,7 +143,8 @@ impl Runtime {
         for broker in gone {
             tracing::info!(broker = %broker.id.name, namespace = %broker.id.namespace, "stopping broker");
             broker.shutdown().await;
-            self.ingress_metrics.forget(&broker.id);
+            self.accept_latency.forget(&broker.id);
+            self.log_sync.forget(&broker.id);
         }
 
         // Start new brokers and report their status.
@@ -184,10 +188,16 @@ impl Runtime {
         if self.broker(&id.namespace, &id.name).is_some() {
             return Ok(());
         }
-        let accept_latency = self.ingress_metrics.accept_latency(id);
-        let runtime = BrokerRuntime::open(id.clone(), broker, &self.config, accept_latency)
+        let latencies = Latencies {
+            accept: self.accept_latency.of(id),
+            log_sync: self.log_sync.of(id),
+        };
+        let runtime = BrokerRuntime::open(id.clone(), broker, &self.config, latencies)
             .await
-            .inspect_err(|_| self.ingress_metrics.forget(id))?;
+            .inspect_err(|_| {
+                self.accept_latency.forget(id);
+                self.log_sync.forget(id);
+            })?;
         tracing::info!(broker = %id.name, namespace = %id.namespace, "broker started");
         self.brokers
             .write()

@@ -196,7 +196,8 @@ impl Writer {
         };
         self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
         if config.fsync {
-            self.spacing.syncing(Instant::now());
+            let sync_started = Instant::now();
+            self.spacing.syncing(sync_started);
             if let Err(e) = file.sync_data() {
                 return Err(self.fail_batch(
                     batch,
@@ -205,6 +206,9 @@ impl Writer {
                 ));
             }
             self.shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+            if let Some(observer) = &config.sync_observer {
+                observer.observe(sync_started.elapsed());
+            }
         }
         self.pacer.committed(batch.len(), started.elapsed());
         self.courtesy.committed(batch.len());
