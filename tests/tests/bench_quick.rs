@@ -110,6 +110,8 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         );
         let p99 = phase["herald_accept_p99_ms"].as_f64();
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
+        let sync = phase["herald_sync_p99_ms"].as_f64();
+        assert!(sync.is_some_and(|ms| ms > 0.0), "no fsync latency: {phase}");
         let sleeps = phase["sleeps_per_event"].as_f64();
         assert!(
             sleeps.is_some_and(|n| n > 0.0),
@@ -121,6 +123,15 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
             after_stamp.is_some_and(|ms| ms > 0.0 && ms <= e2e),
             "no part of e2e after Herald's stamp: {phase}"
         );
+    }
+    // The memory log never syncs.
+    let memory = scenarios
+        .iter()
+        .find(|s| s["name"] == "herald-memory")
+        .unwrap();
+    for phase in memory["open_loop"].as_array().expect("open-loop steps") {
+        assert!(phase["herald_accept_p99_ms"].as_f64().is_some(), "{phase}");
+        assert!(phase["herald_sync_p99_ms"].is_null(), "{phase}");
     }
     let direct = scenarios.iter().find(|s| s["name"] == "direct").unwrap();
     assert!(direct["herald_accept_p99_ms"].is_null(), "{direct}");

@@ -3,8 +3,8 @@
 //! Unlike the test harness in `process`, every failure is an error, not a panic: a benchmark
 //! scenario that cannot start is reported and the run goes on.
 
-use super::accept::AcceptHistogram;
 use super::error::BenchError;
+use super::herald_latency::HeraldLatency;
 use super::placement::{self, Cpus};
 use super::procfs::ProcessProbe;
 use serde_json::Value;
@@ -116,8 +116,8 @@ impl HeraldProcess {
         format!("{}/default/default", self.ingress)
     }
 
-    /// The default broker's accept-latency histogram, read from `/metrics`.
-    pub async fn accept_latency(&self) -> Result<AcceptHistogram, BenchError> {
+    /// The default broker's accept-latency and log-sync histograms, read from `/metrics`.
+    pub async fn latency(&self) -> Result<HeraldLatency, BenchError> {
         let url = format!("{}/metrics", self.admin);
         let admin = |e: reqwest::Error| BenchError::Admin {
             what: format!("GET {url}"),
@@ -130,7 +130,7 @@ impl HeraldProcess {
             .text()
             .await
             .map_err(admin)?;
-        Ok(AcceptHistogram::parse(&text))
+        Ok(HeraldLatency::parse(&text))
     }
 
     /// Applies each manifest with `POST /api/v1/apply`.

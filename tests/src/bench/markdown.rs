@@ -96,7 +96,9 @@ pub fn render(report: &Report) -> String {
              own time from a request's arrival at its ingress to the 202, from its \
              `herald_ingress_accept_latency_seconds` histogram over the phase (each figure the \
              upper bound of its bucket; bounds double from 0.1 ms); a publish p99 far above it \
-             was spent before Herald read the request or after it answered. After Herald's \
+             was spent before Herald read the request or after it answered. Herald fsync: the \
+             same for each of its log's group-commit `fdatasync`s (`herald_log_sync_seconds`), \
+             the disk's share of the accept time. After Herald's \
              stamp: the part of e2e after Herald's ingress stamped the event's arrival \
              (`knativearrivaltime`, once it had read the request), by the wall clock: the log's \
              commit, the routing, the delivery and the subscriber's read; the rest of e2e \
@@ -113,11 +115,11 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | sleeps / event system / bench | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | sleeps / event system / bench | errors |"
         );
         let _ = writeln!(
             md,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in stepped {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
@@ -231,7 +233,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} / {} | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} / {} | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
@@ -239,7 +241,8 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         three(p.e2e),
         two(p.after_stamp),
         lag(p),
-        accept(p),
+        bucket_bounds(p.herald_accept_p50_ms, p.herald_accept_p99_ms),
+        bucket_bounds(p.herald_sync_p50_ms, p.herald_sync_p99_ms),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
         number(p.cpu_s_per_1k, 3),
@@ -257,8 +260,8 @@ fn lag(p: &PhaseResult) -> String {
     }
 }
 
-fn accept(p: &PhaseResult) -> String {
-    match (p.herald_accept_p50_ms, p.herald_accept_p99_ms) {
+fn bucket_bounds(p50: Option<f64>, p99: Option<f64>) -> String {
+    match (p50, p99) {
         (Some(p50), Some(p99)) => format!("{} / {}", ms(p50), ms(p99)),
         _ => "–".into(),
     }
@@ -377,10 +380,13 @@ mod tests {
         step.bench_cpu_s_per_1k = Some(0.035);
         step.sleeps_per_event = Some(0.634);
         step.bench_sleeps_per_event = Some(2.216);
+        (step.herald_accept_p50_ms, step.herald_accept_p99_ms) = (Some(0.8), Some(3.2));
+        (step.herald_sync_p50_ms, step.herald_sync_p99_ms) = (Some(0.4), Some(1.6));
         step.sender_lag_p99_ms = Some(52.6581);
         step.peak_in_flight = Some(256);
         let row = phase_row("herald-durable", &step);
         assert!(row.contains("| 52.658 (256) |"), "{row}");
+        assert!(row.contains("| 0.800 / 3.20 | 0.400 / 1.60 |"), "{row}");
         assert!(
             row.starts_with("| herald-durable | open 50% | 500 |"),
             "{row}"

@@ -3,13 +3,13 @@
 //! publish-with-ack — and writes results.json, results.md and latency.svg. See [`options`] for
 //! the command line and [`runner`] for what each scenario does.
 
-pub mod accept;
 pub mod analysis;
 pub mod chart;
 pub mod clock;
 pub mod error;
 pub mod event;
 pub mod herald;
+pub mod herald_latency;
 pub mod http_target;
 pub mod jetstream;
 pub mod latency;

@@ -151,5 +151,7 @@ fn summarize(
         bench_sleeps_per_event: None,
         herald_accept_p50_ms: None,
         herald_accept_p99_ms: None,
+        herald_sync_p50_ms: None,
+        herald_sync_p99_ms: None,
     }
 }

@@ -81,6 +81,11 @@ pub struct PhaseResult {
     /// the histogram bucket it falls in (bounds double from 0.1 ms).
     pub herald_accept_p50_ms: Option<f64>,
     pub herald_accept_p99_ms: Option<f64>,
+    /// Herald's embedded log with fsync only: the same percentiles of its group-commit
+    /// `fdatasync`s over the phase (`herald_log_sync_seconds`), the disk's share of the accept
+    /// latency.
+    pub herald_sync_p50_ms: Option<f64>,
+    pub herald_sync_p99_ms: Option<f64>,
 }
 
 impl PhaseResult {
@@ -298,6 +303,8 @@ pub mod fixtures {
             bench_sleeps_per_event: None,
             herald_accept_p50_ms: None,
             herald_accept_p99_ms: None,
+            herald_sync_p50_ms: None,
+            herald_sync_p99_ms: None,
         }
     }
 }

@@ -3,11 +3,11 @@
 //! loop and the open-loop steps, reads the system's CPU and memory, and tears everything down. A
 //! scenario that fails is recorded with its reason and the run goes on.
 
-use super::accept::AcceptHistogram;
 use super::clock::Clock;
 use super::error::BenchError;
 use super::event::EventTemplate;
 use super::herald::HeraldProcess;
+use super::herald_latency::HeraldLatency;
 use super::http_target::HttpTarget;
 use super::jetstream::JetStreamTarget;
 use super::load::Load;
@@ -380,14 +380,14 @@ struct Probes<'h> {
 impl Probes<'_> {
     /// Runs one phase and records the CPU seconds each process used during it, per 1,000 events
     /// the phase had accepted, how often each went to sleep per event, and
-    /// Herald's accept-latency percentiles over it.
+    /// Herald's accept-latency and log-sync percentiles over it.
     async fn phase(
         &self,
         context: &PhaseContext<'_>,
         pace: Pace,
         duration: Duration,
     ) -> Result<PhaseResult, BenchError> {
-        let accept_before = self.accept_latency().await;
+        let latency_before = self.herald_latency().await;
         let system_before = self.system.and_then(|p| p.cpu_seconds());
         let sleeps_before = self.system.and_then(|p| p.sleeps());
         let bench_sleeps_before = self.bench_sleeps();
@@ -405,10 +405,12 @@ impl Probes<'_> {
         };
         phase.sleeps_per_event = per_event(sleeps_before, self.system.and_then(|p| p.sleeps()));
         phase.bench_sleeps_per_event = per_event(bench_sleeps_before, self.bench_sleeps());
-        if let (Some(before), Some(after)) = (accept_before, self.accept_latency().await) {
-            let accepted = after.since(&before);
-            phase.herald_accept_p50_ms = accepted.quantile_ms(0.50);
-            phase.herald_accept_p99_ms = accepted.quantile_ms(0.99);
+        if let (Some(before), Some(after)) = (latency_before, self.herald_latency().await) {
+            let during = after.since(&before);
+            phase.herald_accept_p50_ms = during.accept.quantile_ms(0.50);
+            phase.herald_accept_p99_ms = during.accept.quantile_ms(0.99);
+            phase.herald_sync_p50_ms = during.sync.quantile_ms(0.50);
+            phase.herald_sync_p99_ms = during.sync.quantile_ms(0.99);
         }
         Ok(phase)
     }
@@ -419,13 +421,14 @@ impl Probes<'_> {
             .sleeps_of(|thread| !pauses::is_sleeper_thread(thread))
     }
 
-    /// Herald's accept-latency histogram now; None without Herald, or when it cannot be read
-    /// (said once per reading: the figure is a diagnostic, the phase goes on without it).
-    async fn accept_latency(&self) -> Option<AcceptHistogram> {
-        match self.herald?.accept_latency().await {
-            Ok(histogram) => Some(histogram),
+    /// Herald's accept-latency and log-sync histograms now; None without Herald, or when they
+    /// cannot be read (said once per reading: the figures are diagnostics, the phase goes on
+    /// without them).
+    async fn herald_latency(&self) -> Option<HeraldLatency> {
+        match self.herald?.latency().await {
+            Ok(histograms) => Some(histograms),
             Err(err) => {
-                eprintln!("herald-bench:   no accept latency from Herald: {err}");
+                eprintln!("herald-bench:   no latency histograms from Herald: {err}");
                 None
             }
         }

@@ -250,6 +250,10 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
             .herald_accept_p99_ms
             .map(|ms| format!("; Herald's own accept p99 ≤ {ms:.1} ms"))
             .unwrap_or_default();
+        let sync = step
+            .herald_sync_p99_ms
+            .map(|ms| format!(", its log's fsync p99 ≤ {ms:.1} ms"))
+            .unwrap_or_default();
         let after_stamp = step
             .after_stamp
             .map(|p| format!("; after Herald's arrival stamp p99 {:.1} ms", p.p99_ms))
@@ -257,7 +261,7 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
         Some((
             p99 <= 10.0,
             format!(
-                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{senders}{herald}{after_stamp})",
+                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{senders}{herald}{sync}{after_stamp})",
                 step.target_rate.unwrap_or(0.0),
                 pauses.over_5ms,
                 pauses.longest_ms
