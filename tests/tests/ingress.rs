@@ -154,6 +154,9 @@ async fn every_mode_arrives_byte_exact() {
     );
     assert!((1..=6).contains(&batches), "{batches} batches");
     assert_eq!(syncs, batches);
+    // Each sync was timed.
+    let timed = sample(&metrics, &format!("herald_log_sync_seconds_count{series}"));
+    assert_eq!(timed, syncs);
     let by_id = |got: &[herald_tests::subscriber::Received], id: &str| {
         got.iter()
             .find(|r| r.event.as_ref().is_some_and(|e| e.id() == id))
