@@ -29,9 +29,55 @@ fn labels(id: &BrokerId) -> Labels {
     ]
 }
 
+/// Both families, as the runtime keeps them.
+#[derive(Clone, Debug)]
+pub struct LatencyMetrics {
+    accept: BrokerLatencies,
+    log_sync: BrokerLatencies,
+}
+
+/// One broker's histograms, to keep for its lifetime (observing them builds no labels).
+pub struct Latencies {
+    /// How long the ingress took to accept each publish.
+    pub accept: Histogram,
+    /// How long each of the log's group-commit `fdatasync`s took.
+    pub log_sync: Histogram,
+}
+
+impl Default for LatencyMetrics {
+    fn default() -> Self {
+        LatencyMetrics {
+            accept: BrokerLatencies::accept(),
+            log_sync: BrokerLatencies::log_sync(),
+        }
+    }
+}
+
+impl LatencyMetrics {
+    /// Broker `id`'s histograms.
+    pub fn of(&self, id: &BrokerId) -> Latencies {
+        Latencies {
+            accept: self.accept.of(id),
+            log_sync: self.log_sync.of(id),
+        }
+    }
+
+    /// Drops a stopped broker's series, so a broker declared again starts from zero.
+    pub fn forget(&self, id: &BrokerId) {
+        self.accept.forget(id);
+        self.log_sync.forget(id);
+    }
+
+    /// Registers both families in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        self.accept.register(registry);
+        self.log_sync.register(registry);
+    }
+}
+
 /// One latency histogram per running broker; cheap to clone (the family is shared).
 #[derive(Clone, Debug)]
-pub struct BrokerLatencies {
+struct BrokerLatencies {
     name: &'static str,
     help: &'static str,
     family: Family<Labels, Histogram, fn() -> Histogram>,
@@ -39,7 +85,7 @@ pub struct BrokerLatencies {
 
 impl BrokerLatencies {
     /// `herald_ingress_accept_latency_seconds`.
-    pub fn accept() -> BrokerLatencies {
+    fn accept() -> BrokerLatencies {
         BrokerLatencies::new(
             "ingress_accept_latency",
             "Time from a publish's arrival at the ingress to its 202 (its events durable on the log)",
@@ -47,7 +93,7 @@ impl BrokerLatencies {
     }
 
     /// `herald_log_sync_seconds`.
-    pub fn log_sync() -> BrokerLatencies {
+    fn log_sync() -> BrokerLatencies {
         BrokerLatencies::new(
             "log_sync",
             "Time each group-commit fdatasync of the broker's log took",
@@ -63,17 +109,17 @@ impl BrokerLatencies {
     }
 
     /// The histogram of broker `id`, to keep for its lifetime (observing it builds no labels).
-    pub fn of(&self, id: &BrokerId) -> Histogram {
+    fn of(&self, id: &BrokerId) -> Histogram {
         self.family.get_or_create(&labels(id)).clone()
     }
 
     /// Drops a stopped broker's series, so a broker declared again starts from zero.
-    pub fn forget(&self, id: &BrokerId) {
+    fn forget(&self, id: &BrokerId) {
         self.family.remove(&labels(id));
     }
 
     /// Registers the family in `registry`, in seconds.
-    pub fn register(&self, registry: &mut Registry) {
+    fn register(&self, registry: &mut Registry) {
         registry.register_with_unit(self.name, self.help, Unit::Seconds, self.family.clone());
     }
 }
@@ -91,8 +137,12 @@ mod tests {
     }
 
     fn render(metrics: &BrokerLatencies) -> String {
+        render_with(|registry| metrics.register(registry))
+    }
+
+    fn render_with(register: impl FnOnce(&mut Registry)) -> String {
         let mut registry = Registry::with_prefix("herald");
-        metrics.register(&mut registry);
+        register(&mut registry);
         let mut text = String::new();
         encode(&mut text, &registry).unwrap();
         text
@@ -129,5 +179,24 @@ mod tests {
         let count = r#"herald_log_sync_seconds_count{namespace="default",broker="orders"} 1"#;
         assert!(text.contains(count), "{text}");
         assert!(!text.contains("accept"), "{text}");
+    }
+
+    #[test]
+    fn a_broker_gets_both_histograms_and_loses_both_when_forgotten() {
+        let metrics = LatencyMetrics::default();
+        let orders = metrics.of(&id("orders"));
+        orders.accept.observe(0.002);
+        orders.log_sync.observe(0.0003);
+        let text = render_with(|registry| metrics.register(registry));
+        for family in ["ingress_accept_latency", "log_sync"] {
+            let count = format!(
+                r#"herald_{family}_seconds_count{{namespace="default",broker="orders"}} 1"#
+            );
+            assert!(text.contains(&count), "{text}");
+        }
+
+        metrics.forget(&id("orders"));
+        let text = render_with(|registry| metrics.register(registry));
+        assert!(!text.contains("orders"), "{text}");
     }
 }

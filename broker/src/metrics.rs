@@ -120,8 +120,7 @@ pub async fn render(runtime: &Runtime) -> String {
         gauge_of(runtime.ingress_budget.in_use()),
     );
     runtime.metrics.register(&mut registry);
-    runtime.accept_latency.register(&mut registry);
-    runtime.log_sync.register(&mut registry);
+    runtime.latency.register(&mut registry);
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
     text

@@ -1,6 +1,7 @@
 //! A running broker: its event log, its state store (trigger positions) and its Triggers' workers.
 
 use crate::config::{LogBackend, ServeConfig};
+use crate::latency::Latencies;
 use herald_crds::broker::Broker;
 use herald_log::{
     EventLog, FileStateStore, LogConfig, LogError, MemoryLog, MemoryStateStore, SegmentLog,
@@ -49,14 +50,6 @@ pub struct BrokerRuntime {
     pub accept_latency: Histogram,
     /// Stops the broker's background maintenance.
     maintenance: tokio_util::sync::CancellationToken,
-}
-
-/// The histograms a broker feeds (see [`crate::latency`]).
-pub struct Latencies {
-    /// How long the ingress took to accept each publish.
-    pub accept: Histogram,
-    /// How long each of the log's group-commit `fdatasync`s took.
-    pub log_sync: Histogram,
 }
 
 /// How often dead-letter retention is enforced.

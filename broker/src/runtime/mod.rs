@@ -18,9 +18,9 @@ pub use broker::{BrokerId, BrokerRuntime};
 
 use crate::config::ServeConfig;
 use crate::ingress::budget::Budget;
-use crate::latency::BrokerLatencies;
+use crate::latency::LatencyMetrics;
 use crate::registry::{Registry, ResourceKey};
-use broker::{Latencies, RunningTrigger};
+use broker::RunningTrigger;
 use herald_crds::broker::Broker;
 use herald_crds::meta::{Condition, set_condition};
 use herald_crds::resource::{Kind, Resource};
@@ -40,8 +40,7 @@ pub struct Runtime {
     sender: Sender,
     pub metrics: DispatchMetrics,
     /// Each broker's ingress accept latency and log sync times.
-    pub accept_latency: BrokerLatencies,
-    pub log_sync: BrokerLatencies,
+    pub latency: LatencyMetrics,
     pub sources: sources::Sources,
     /// Request bytes the ingress may hold in memory at once.
     pub ingress_budget: Budget,
@@ -68,8 +67,7 @@ impl Runtime {
             brokers: RwLock::default(),
             sender: Sender::new(),
             metrics: DispatchMetrics::default(),
-            accept_latency: BrokerLatencies::accept(),
-            log_sync: BrokerLatencies::log_sync(),
+            latency: LatencyMetrics::default(),
             sources,
             reconciling: tokio::sync::Mutex::new(()),
         })
@@ -143,8 +141,7 @@ impl Runtime {
         for broker in gone {
             tracing::info!(broker = %broker.id.name, namespace = %broker.id.namespace, "stopping broker");
             broker.shutdown().await;
-            self.accept_latency.forget(&broker.id);
-            self.log_sync.forget(&broker.id);
+            self.latency.forget(&broker.id);
         }
 
         // Start new brokers and report their status.
@@ -188,16 +185,10 @@ impl Runtime {
         if self.broker(&id.namespace, &id.name).is_some() {
             return Ok(());
         }
-        let latencies = Latencies {
-            accept: self.accept_latency.of(id),
-            log_sync: self.log_sync.of(id),
-        };
+        let latencies = self.latency.of(id);
         let runtime = BrokerRuntime::open(id.clone(), broker, &self.config, latencies)
             .await
-            .inspect_err(|_| {
-                self.accept_latency.forget(id);
-                self.log_sync.forget(id);
-            })?;
+            .inspect_err(|_| self.latency.forget(id))?;
         tracing::info!(broker = %id.name, namespace = %id.namespace, "broker started");
         self.brokers
             .write()
