@@ -112,6 +112,13 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
         let sync = phase["herald_sync_p99_ms"].as_f64();
         assert!(sync.is_some_and(|ms| ms > 0.0), "no fsync latency: {phase}");
+        for thread in ["worker", "writer"] {
+            let wait = phase[format!("herald_{thread}_core_wait_us")].as_f64();
+            assert!(
+                wait.is_some_and(|us| us >= 0.0),
+                "no {thread} wait: {phase}"
+            );
+        }
         let sleeps = phase["sleeps_per_event"].as_f64();
         assert!(
             sleeps.is_some_and(|n| n > 0.0),
@@ -124,7 +131,7 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
             "no part of e2e after Herald's stamp: {phase}"
         );
     }
-    // The memory log never syncs.
+    // The memory log never syncs, and has no writer thread.
     let memory = scenarios
         .iter()
         .find(|s| s["name"] == "herald-memory")
@@ -132,12 +139,15 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     for phase in memory["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["herald_accept_p99_ms"].as_f64().is_some(), "{phase}");
         assert!(phase["herald_sync_p99_ms"].is_null(), "{phase}");
+        assert!(phase["herald_worker_core_wait_us"].is_f64(), "{phase}");
+        assert!(phase["herald_writer_core_wait_us"].is_null(), "{phase}");
     }
     let direct = scenarios.iter().find(|s| s["name"] == "direct").unwrap();
     assert!(direct["herald_accept_p99_ms"].is_null(), "{direct}");
     for phase in direct["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["after_stamp"].is_null(), "{phase}");
         assert!(phase["sleeps_per_event"].is_null(), "{phase}");
+        assert!(phase["herald_worker_core_wait_us"].is_null(), "{phase}");
         assert!(
             phase["bench_sleeps_per_event"]
                 .as_f64()

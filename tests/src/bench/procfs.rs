@@ -1,10 +1,11 @@
 //! Reads a process's CPU time (`/proc/PID/stat`, utime + stime in clock ticks), memory
-//! (`VmRSS`, `VmHWM` from `/proc/PID/status`) and how often its threads went to sleep
-//! (`voluntary_ctxt_switches` of each `/proc/PID/task/TID/status`), so Herald's cost is measured
-//! apart from the load generator's.
+//! (`VmRSS`, `VmHWM` from `/proc/PID/status`), how often its threads went to sleep
+//! (`voluntary_ctxt_switches` of each `/proc/PID/task/TID/status`) and how long they waited for a
+//! core once runnable (`/proc/PID/task/TID/schedstat`), so Herald's cost is measured apart from
+//! the load generator's.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One process, watched through `/proc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +61,28 @@ impl ProcessProbe {
 
     /// [`ProcessProbe::sleeps`] of only the threads whose name (`comm`) `counted` accepts.
     pub fn sleeps_of(&self, counted: impl Fn(&str) -> bool) -> Option<Sleeps> {
+        self.per_thread(counted, |task| {
+            let status = std::fs::read_to_string(task.join("status")).ok()?;
+            Some([status_number(&status, "voluntary_ctxt_switches")?])
+        })
+    }
+
+    /// How long the threads whose name `counted` accepts have waited for a core so far, and how
+    /// many times they got one: a thread woken while its core runs another waits its turn, and
+    /// that wait is latency no CPU figure shows.
+    pub fn core_waits_of(&self, counted: impl Fn(&str) -> bool) -> Option<CoreWaits> {
+        self.per_thread(counted, |task| {
+            schedstat_wait_and_runs(&std::fs::read_to_string(task.join("schedstat")).ok()?)
+        })
+    }
+
+    /// One reading per thread whose name `counted` accepts (threads that cannot be read, having
+    /// just ended, are left out).
+    fn per_thread<const N: usize>(
+        &self,
+        counted: impl Fn(&str) -> bool,
+        read: impl Fn(&Path) -> Option<[u64; N]>,
+    ) -> Option<PerThread<N>> {
         let tasks = std::fs::read_dir(self.path("task")).ok()?;
         let by_thread = tasks
             .filter_map(Result::ok)
@@ -69,11 +92,10 @@ impl ProcessProbe {
                 if !counted(name.trim_end()) {
                     return None;
                 }
-                let status = std::fs::read_to_string(task.path().join("status")).ok()?;
-                Some((tid, status_number(&status, "voluntary_ctxt_switches")?))
+                Some((tid, read(&task.path())?))
             })
             .collect();
-        Some(Sleeps(by_thread))
+        Some(PerThread(by_thread))
     }
 
     fn status_kib(&self, field: &str) -> Option<u64> {
@@ -86,19 +108,49 @@ impl ProcessProbe {
     }
 }
 
-/// Sleeps so far, per thread id.
+/// Counters that only grow, read per thread id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sleeps(BTreeMap<u32, u64>);
+pub struct PerThread<const N: usize>(BTreeMap<u32, [u64; N]>);
 
-impl Sleeps {
-    /// Sleeps since `earlier`, by the threads alive now (a thread started since counts from
-    /// zero; one that ended since is missing from both sides, its last sleeps with it).
-    pub fn since(&self, earlier: &Sleeps) -> u64 {
-        self.0
-            .iter()
-            .map(|(tid, now)| now.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
-            .sum()
+/// Voluntary context switches so far, per thread.
+pub type Sleeps = PerThread<1>;
+
+/// Nanoseconds spent runnable but waiting for a core, and the number of times on a core, so
+/// far, per thread.
+pub type CoreWaits = PerThread<2>;
+
+impl<const N: usize> PerThread<N> {
+    /// Each counter's growth since `earlier`, summed over the threads alive now (a thread started
+    /// since counts from zero; one that ended since is missing from both sides, its last counts
+    /// with it).
+    pub fn since(&self, earlier: &PerThread<N>) -> [u64; N] {
+        let mut total = [0u64; N];
+        for (tid, now) in &self.0 {
+            let before = earlier.0.get(tid).copied().unwrap_or([0; N]);
+            for (sum, (now, before)) in total.iter_mut().zip(now.iter().zip(before)) {
+                *sum += now.saturating_sub(before);
+            }
+        }
+        total
     }
+}
+
+impl CoreWaits {
+    /// The mean wait for a core, in µs, per time these threads got one since `earlier`; None if
+    /// they never ran in between.
+    pub fn mean_wait_us_since(&self, earlier: &CoreWaits) -> Option<f64> {
+        let [waited_ns, runs] = self.since(earlier);
+        (runs > 0).then(|| waited_ns as f64 / runs as f64 / 1000.0)
+    }
+}
+
+/// The run-queue wait (ns) and the count of time slices of a `/proc/PID/task/TID/schedstat`
+/// line: time on the CPU, time waiting to run, and time slices run.
+fn schedstat_wait_and_runs(schedstat: &str) -> Option<[u64; 2]> {
+    let mut fields = schedstat.split_whitespace().skip(1);
+    let waited = fields.next()?.parse().ok()?;
+    let runs = fields.next()?.parse().ok()?;
+    Some([waited, runs])
 }
 
 fn kib_to_mib(kib: u64) -> f64 {
@@ -159,10 +211,10 @@ mod tests {
 
     #[test]
     fn sleeps_are_counted_per_thread_so_threads_that_come_and_go_never_count_negative() {
-        let earlier = Sleeps(BTreeMap::from([(1, 100), (2, 50), (3, 7)]));
+        let earlier = PerThread(BTreeMap::from([(1, [100]), (2, [50]), (3, [7])]));
         // Thread 3 ended, thread 4 started.
-        let now = Sleeps(BTreeMap::from([(1, 130), (2, 50), (4, 5)]));
-        assert_eq!(now.since(&earlier), 35);
+        let now = PerThread(BTreeMap::from([(1, [130]), (2, [50]), (4, [5])]));
+        assert_eq!(now.since(&earlier), [35]);
     }
 
     #[test]
@@ -192,14 +244,73 @@ mod tests {
         let after_it = me.sleeps_of(only_it).expect("the sleeper");
         drop(end_tx);
         sleeper.join().unwrap();
-        assert!(after.since(&before) >= 5, "{before:?} -> {after:?}");
+        assert!(after.since(&before)[0] >= 5, "{before:?} -> {after:?}");
         assert!(
-            after_it.since(&before_it) >= 5,
+            after_it.since(&before_it)[0] >= 5,
             "{before_it:?} -> {after_it:?}"
         );
         assert_eq!(after_it.0.len(), 1, "only the sleeper: {after_it:?}");
         let none = me.sleeps_of(|name| name == "no such thread").unwrap();
         assert_eq!(none, Sleeps::default());
+    }
+
+    #[test]
+    fn schedstat_gives_the_wait_for_a_core_and_the_time_slices() {
+        assert_eq!(
+            schedstat_wait_and_runs("5083424 2476891 17\n"),
+            Some([2_476_891, 17])
+        );
+        assert_eq!(schedstat_wait_and_runs("5083424"), None);
+        let before = PerThread(BTreeMap::from([(1, [1_000, 4])]));
+        let after = PerThread(BTreeMap::from([(1, [31_000, 7]), (2, [6_000, 3])]));
+        // 36 µs of waiting over six slices.
+        assert_eq!(after.mean_wait_us_since(&before), Some(6.0));
+        assert_eq!(before.mean_wait_us_since(&before), None);
+    }
+
+    #[test]
+    fn two_threads_spinning_on_one_core_wait_for_each_other() {
+        use crate::bench::placement::{Cpus, allowed_cpus, pin_this_thread};
+        use std::sync::{Arc, Barrier};
+        use std::time::{Duration, Instant};
+        let cpu = allowed_cpus().expect("affinity").0[0];
+        let me = ProcessProbe::current();
+        let started = Arc::new(Barrier::new(3));
+        let finished = Arc::new(Barrier::new(3));
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                let (started, finished) = (started.clone(), finished.clone());
+                std::thread::Builder::new()
+                    .name("probe-spinner".into())
+                    .spawn(move || {
+                        pin_this_thread(&Cpus(vec![cpu])).expect("pin");
+                        started.wait();
+                        let until = Instant::now() + Duration::from_millis(200);
+                        while Instant::now() < until {
+                            std::hint::spin_loop();
+                        }
+                        finished.wait();
+                    })
+                    .expect("spawn")
+            })
+            .collect();
+        let spinning = |name: &str| name == "probe-spinner";
+        started.wait();
+        let before = me.core_waits_of(spinning).expect("the spinners");
+        // Both spin until the same time, each waiting while the other runs; alive until read.
+        std::thread::sleep(Duration::from_millis(250));
+        let after = me.core_waits_of(spinning).expect("the spinners");
+        finished.wait();
+        spinners
+            .into_iter()
+            .for_each(|t| t.join().expect("spinner"));
+        let [waited_ns, runs] = after.since(&before);
+        assert!(
+            waited_ns >= 50_000_000,
+            "waited {waited_ns} ns in {runs} slices"
+        );
+        assert!(runs >= 2, "{runs} slices");
+        assert!(after.mean_wait_us_since(&before).is_some_and(|us| us > 0.0));
     }
 
     #[test]

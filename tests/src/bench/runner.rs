@@ -16,7 +16,7 @@ use super::options::Settings;
 use super::pauses::{self, PauseMeter};
 use super::phase::{self, Pace, PhaseContext};
 use super::placement::{self, Cores};
-use super::procfs::{ProcessProbe, Sleeps};
+use super::procfs::{CoreWaits, ProcessProbe, Sleeps};
 use super::relay::Relay;
 use super::results::{PhaseResult, ScenarioResult};
 use super::scenario::{NatsServerKind, ScenarioName, System, TriggerSet};
@@ -366,6 +366,12 @@ impl RunningHerald {
     }
 }
 
+/// Herald's threads' waits for their core so far.
+struct HeraldCoreWaits {
+    worker: CoreWaits,
+    writer: CoreWaits,
+}
+
 /// What each phase reads from the processes around it: the CPU they used, and Herald's own
 /// accept latency.
 struct Probes<'h> {
@@ -388,6 +394,7 @@ impl Probes<'_> {
         duration: Duration,
     ) -> Result<PhaseResult, BenchError> {
         let latency_before = self.herald_latency().await;
+        let waits_before = self.herald_core_waits();
         let system_before = self.system.and_then(|p| p.cpu_seconds());
         let sleeps_before = self.system.and_then(|p| p.sleeps());
         let bench_sleeps_before = self.bench_sleeps();
@@ -401,10 +408,15 @@ impl Probes<'_> {
         phase.bench_cpu_s_per_1k = per_1k(bench_before, self.bench.cpu_seconds());
         let accepted = phase.accepted_total as f64;
         let per_event = |before: Option<Sleeps>, after: Option<Sleeps>| {
-            Some(after?.since(&before?) as f64 / accepted).filter(|_| accepted > 0.0)
+            let [sleeps] = after?.since(&before?);
+            Some(sleeps as f64 / accepted).filter(|_| accepted > 0.0)
         };
         phase.sleeps_per_event = per_event(sleeps_before, self.system.and_then(|p| p.sleeps()));
         phase.bench_sleeps_per_event = per_event(bench_sleeps_before, self.bench_sleeps());
+        if let (Some(before), Some(after)) = (waits_before, self.herald_core_waits()) {
+            phase.herald_worker_core_wait_us = after.worker.mean_wait_us_since(&before.worker);
+            phase.herald_writer_core_wait_us = after.writer.mean_wait_us_since(&before.writer);
+        }
         if let (Some(before), Some(after)) = (latency_before, self.herald_latency().await) {
             let during = after.since(&before);
             phase.herald_accept_p50_ms = during.accept.quantile_ms(0.50);
@@ -413,6 +425,16 @@ impl Probes<'_> {
             phase.herald_sync_p99_ms = during.sync.quantile_ms(0.99);
         }
         Ok(phase)
+    }
+
+    /// How long Herald's tokio worker and its log writer have waited for their core so far; None
+    /// without Herald.
+    fn herald_core_waits(&self) -> Option<HeraldCoreWaits> {
+        let herald = self.herald?.probe;
+        Some(HeraldCoreWaits {
+            worker: herald.core_waits_of(|thread| thread.starts_with("tokio-runtime-w"))?,
+            writer: herald.core_waits_of(|thread| thread.starts_with("herald-log-wr"))?,
+        })
     }
 
     /// How often this process's sender and subscriber threads have slept so far.
@@ -455,7 +477,7 @@ fn report_phase(label: &str, p: &PhaseResult) {
         _ => String::new(),
     };
     eprintln!(
-        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, sleeps/event {} (bench {}), errors {}",
+        "herald-bench:   {label}: {:.0} accepted/s, {} delivered/s, publish p99 {}, e2e p50 {} p99 {}{lag}, machine pauses {} (latest {:.1} ms), CPU {} s/1k, sleeps/event {} (bench {}), Herald's waits for its core {} µs (writer {}), errors {}",
         p.accepted_per_sec,
         p.delivered_per_sec
             .map_or("–".to_string(), |v| format!("{v:.0}")),
@@ -470,6 +492,10 @@ fn report_phase(label: &str, p: &PhaseResult) {
             .map_or("–".to_string(), |v| format!("{v:.2}")),
         p.bench_sleeps_per_event
             .map_or("–".to_string(), |v| format!("{v:.2}")),
+        p.herald_worker_core_wait_us
+            .map_or("–".to_string(), |v| format!("{v:.0}")),
+        p.herald_writer_core_wait_us
+            .map_or("–".to_string(), |v| format!("{v:.0}")),
         p.errors()
     );
 }
