@@ -112,7 +112,7 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
         let sync = phase["herald_sync_p99_ms"].as_f64();
         assert!(sync.is_some_and(|ms| ms > 0.0), "no fsync latency: {phase}");
-        for thread in ["worker", "writer"] {
+        for thread in ["tokio", "writer"] {
             let wait = phase[format!("herald_{thread}_core_wait_us")].as_f64();
             assert!(
                 wait.is_some_and(|us| us >= 0.0),
@@ -139,7 +139,7 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     for phase in memory["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["herald_accept_p99_ms"].as_f64().is_some(), "{phase}");
         assert!(phase["herald_sync_p99_ms"].is_null(), "{phase}");
-        assert!(phase["herald_worker_core_wait_us"].is_f64(), "{phase}");
+        assert!(phase["herald_tokio_core_wait_us"].is_f64(), "{phase}");
         assert!(phase["herald_writer_core_wait_us"].is_null(), "{phase}");
     }
     let direct = scenarios.iter().find(|s| s["name"] == "direct").unwrap();
@@ -147,7 +147,7 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     for phase in direct["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["after_stamp"].is_null(), "{phase}");
         assert!(phase["sleeps_per_event"].is_null(), "{phase}");
-        assert!(phase["herald_worker_core_wait_us"].is_null(), "{phase}");
+        assert!(phase["herald_tokio_core_wait_us"].is_null(), "{phase}");
         assert!(
             phase["bench_sleeps_per_event"]
                 .as_f64()

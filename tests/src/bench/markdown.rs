@@ -111,14 +111,14 @@ pub fn render(report: &Report) -> String {
              than in the closed loop. Sleeps: how often the threads of the system under test / of \
              this process's sender and subscriber went to sleep (voluntary context switches) per \
              event accepted, over the same span; each is a wake-up to pay for later. \
-             Herald's wait for its core: the mean time its tokio worker / its log writer thread \
+             Herald's wait for its core: the mean time its tokio threads / its log writer thread \
              spent runnable but not running, per time it got the core (`schedstat`), over the same \
              span.\n",
             s.open_workers
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | sleeps / event system / bench | Herald's wait for its core µs worker / writer | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | sleeps / event system / bench | Herald's wait for its core µs tokio / writer | errors |"
         );
         let _ = writeln!(
             md,
@@ -252,7 +252,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         number(p.bench_cpu_s_per_1k, 3),
         number(p.sleeps_per_event, 2),
         number(p.bench_sleeps_per_event, 2),
-        number(p.herald_worker_core_wait_us, 0),
+        number(p.herald_tokio_core_wait_us, 0),
         number(p.herald_writer_core_wait_us, 0),
         p.errors()
     )
@@ -386,7 +386,7 @@ mod tests {
         step.sleeps_per_event = Some(0.634);
         step.bench_sleeps_per_event = Some(2.216);
         (
-            step.herald_worker_core_wait_us,
+            step.herald_tokio_core_wait_us,
             step.herald_writer_core_wait_us,
         ) = (Some(41.6), Some(7.2));
         (step.herald_accept_p50_ms, step.herald_accept_p99_ms) = (Some(0.8), Some(3.2));

@@ -86,12 +86,13 @@ pub struct PhaseResult {
     /// latency.
     pub herald_sync_p50_ms: Option<f64>,
     pub herald_sync_p99_ms: Option<f64>,
-    /// Herald only: how long its tokio worker, and its log writer thread, waited on average for
+    /// Herald only: how long its tokio threads (the runtime's worker, and its mostly idle
+    /// blocking pool), and its log writer thread, waited on average for
     /// their core each time they were woken or preempted (run-queue wait per time slice, from
     /// `/proc/PID/task/TID/schedstat`), in µs. A long writer wait means commits wait behind the
     /// request path; a long worker wait, that answers and deliveries wait behind the writer or
     /// behind other work on the core.
-    pub herald_worker_core_wait_us: Option<f64>,
+    pub herald_tokio_core_wait_us: Option<f64>,
     pub herald_writer_core_wait_us: Option<f64>,
 }
 
@@ -312,7 +313,7 @@ pub mod fixtures {
             herald_accept_p99_ms: None,
             herald_sync_p50_ms: None,
             herald_sync_p99_ms: None,
-            herald_worker_core_wait_us: None,
+            herald_tokio_core_wait_us: None,
             herald_writer_core_wait_us: None,
         }
     }

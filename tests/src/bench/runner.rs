@@ -368,7 +368,7 @@ impl RunningHerald {
 
 /// Herald's threads' waits for their core so far.
 struct HeraldCoreWaits {
-    worker: CoreWaits,
+    tokio: CoreWaits,
     writer: CoreWaits,
 }
 
@@ -414,7 +414,7 @@ impl Probes<'_> {
         phase.sleeps_per_event = per_event(sleeps_before, self.system.and_then(|p| p.sleeps()));
         phase.bench_sleeps_per_event = per_event(bench_sleeps_before, self.bench_sleeps());
         if let (Some(before), Some(after)) = (waits_before, self.herald_core_waits()) {
-            phase.herald_worker_core_wait_us = after.worker.mean_wait_us_since(&before.worker);
+            phase.herald_tokio_core_wait_us = after.tokio.mean_wait_us_since(&before.tokio);
             phase.herald_writer_core_wait_us = after.writer.mean_wait_us_since(&before.writer);
         }
         if let (Some(before), Some(after)) = (latency_before, self.herald_latency().await) {
@@ -427,13 +427,15 @@ impl Probes<'_> {
         Ok(phase)
     }
 
-    /// How long Herald's tokio worker and its log writer have waited for their core so far; None
+    /// How long Herald's tokio threads (named `tokio-rt-worker`: the runtime's worker, and its
+    /// blocking pool, mostly idle) and its log writer have waited for their core so far; None
     /// without Herald.
     fn herald_core_waits(&self) -> Option<HeraldCoreWaits> {
         let herald = self.herald?.probe;
         Some(HeraldCoreWaits {
-            worker: herald.core_waits_of(|thread| thread.starts_with("tokio-runtime-w"))?,
-            writer: herald.core_waits_of(|thread| thread.starts_with("herald-log-wr"))?,
+            tokio: herald.core_waits_of(|thread| thread == "tokio-rt-worker")?,
+            // Thread names are cut to 15 bytes: "herald-log-writer".
+            writer: herald.core_waits_of(|thread| thread == "herald-log-writ")?,
         })
     }
 
@@ -492,7 +494,7 @@ fn report_phase(label: &str, p: &PhaseResult) {
             .map_or("–".to_string(), |v| format!("{v:.2}")),
         p.bench_sleeps_per_event
             .map_or("–".to_string(), |v| format!("{v:.2}")),
-        p.herald_worker_core_wait_us
+        p.herald_tokio_core_wait_us
             .map_or("–".to_string(), |v| format!("{v:.0}")),
         p.herald_writer_core_wait_us
             .map_or("–".to_string(), |v| format!("{v:.0}")),
