@@ -124,6 +124,14 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
             sleeps.is_some_and(|n| n > 0.0),
             "no sleeps counted: {phase}"
         );
+        // The slow events, and those of them the machine's pauses account for, are counted.
+        let slow = phase["e2e_over_10ms"]
+            .as_u64()
+            .expect("slow events counted");
+        let in_pause = phase["e2e_over_10ms_in_pause"].as_u64();
+        assert!(in_pause.is_some_and(|n| n <= slow), "{phase}");
+        let share = phase["pause_window_share"].as_f64();
+        assert!(share.is_some_and(|s| (0.0..=1.0).contains(&s)), "{phase}");
         let after_stamp = phase["after_stamp"]["p99_ms"].as_f64();
         let e2e = phase["e2e"]["max_ms"].as_f64().expect("e2e latency");
         assert!(

@@ -1,12 +1,17 @@
 //! Matches what the subscriber received against what the sender had accepted: every accepted
 //! event must reach every matching Trigger exactly once (lost, duplicated), none may reach a
 //! Trigger whose filter does not match (misrouted); end-to-end latency and the delivery rate
-//! come from the same log.
+//! come from the same log, and so does how many slow events the machine's own pauses account for.
 
 use super::clock::Clock;
 use super::latency::LatencyHistogram;
 use super::load::SendLog;
+use super::pauses::PauseSpan;
 use super::sink::Delivery;
+use std::ops::Range;
+
+/// An event slower than this end to end counts as slow: the bound of the p99 target.
+pub const SLOW_NS: u64 = 10_000_000;
 
 /// What the subscriber saw of one phase.
 pub struct DeliveryFigures {
@@ -22,6 +27,58 @@ pub struct DeliveryFigures {
     pub e2e: LatencyHistogram,
     /// The part of `e2e` after the broker stamped the event's arrival, for the same events.
     pub after_stamp: LatencyHistogram,
+    /// Of the `e2e` events, those slower than [`SLOW_NS`]...
+    pub slow: u64,
+    /// ...and of those, the ones in flight during a machine pause or while its backlog drained
+    /// (see [`PauseWindows`]).
+    pub slow_in_pause: u64,
+    /// The share of the measured window's time that pause windows cover: the share of slow
+    /// events they would hold by chance.
+    pub pause_share: f64,
+}
+
+/// The stretches of a phase in which the machine's pauses delay whatever is in flight: each
+/// pause, and as long again after it. During a pause nothing runs; after it, the work that piled
+/// up meanwhile drains, and at half load a core needs about as long as the pause to catch up.
+pub struct PauseWindows(Vec<Range<u64>>);
+
+impl PauseWindows {
+    /// The windows of `spans`, in `clock`'s nanoseconds.
+    pub fn new(spans: &[PauseSpan], clock: &Clock) -> PauseWindows {
+        let mut windows: Vec<Range<u64>> = spans
+            .iter()
+            .map(|span| {
+                let (from, until) = (clock.ns(span.from), clock.ns(span.until));
+                from..until.saturating_add(until - from)
+            })
+            .collect();
+        windows.sort_by_key(|w| w.start);
+        PauseWindows(windows)
+    }
+
+    /// The share of `from..until` (ns) the windows cover, counting overlapping windows once.
+    pub fn share_of(&self, from: u64, until: u64) -> f64 {
+        if until <= from {
+            return 0.0;
+        }
+        let mut covered = 0;
+        let mut reached = from;
+        for w in &self.0 {
+            let (start, end) = (w.start.max(reached), w.end.min(until));
+            if end > start {
+                covered += end - start;
+                reached = end;
+            }
+        }
+        covered as f64 / (until - from) as f64
+    }
+
+    /// Whether something in flight over `from..until` (ns) overlapped a window.
+    fn overlap(&self, from: u64, until: u64) -> bool {
+        // Windows starting before `until`; any of them reaching past `from` overlaps.
+        let starting_before = self.0.partition_point(|w| w.start < until);
+        self.0[..starting_before].iter().any(|w| w.end > from)
+    }
 }
 
 /// Analyses `deliveries` of the events `log` sent, where Triggers `0..matching` match every
@@ -31,6 +88,7 @@ pub fn analyze(
     log: &SendLog,
     matching: u32,
     clock: &Clock,
+    pauses: &PauseWindows,
 ) -> DeliveryFigures {
     let from_ns = clock.ns(log.measure_from);
     let until_ns = clock.ns(log.measure_until);
@@ -46,6 +104,9 @@ pub fn analyze(
         delivered_in_window: 0,
         e2e: LatencyHistogram::new(),
         after_stamp: LatencyHistogram::new(),
+        slow: 0,
+        slow_in_pause: 0,
+        pause_share: pauses.share_of(from_ns, until_ns),
     };
     for d in deliveries {
         if d.seq < log.first_seq || d.seq >= log.end_seq {
@@ -61,9 +122,14 @@ pub fn analyze(
             figures.delivered_in_window += 1;
         }
         if (from_ns..until_ns).contains(&d.sent_ns) {
-            figures
-                .e2e
-                .record_ns(d.arrived_ns.saturating_sub(d.sent_ns));
+            let e2e = d.arrived_ns.saturating_sub(d.sent_ns);
+            figures.e2e.record_ns(e2e);
+            if e2e > SLOW_NS {
+                figures.slow += 1;
+                if pauses.overlap(d.sent_ns, d.arrived_ns) {
+                    figures.slow_in_pause += 1;
+                }
+            }
             if let Some(after) = d.after_stamp_ns {
                 figures.after_stamp.record_ns(after);
             }
@@ -121,6 +187,47 @@ mod tests {
         }
     }
 
+    fn no_pauses() -> PauseWindows {
+        PauseWindows(Vec::new())
+    }
+
+    #[test]
+    fn slow_events_in_flight_during_a_pause_or_its_drain_are_told_apart() {
+        let clock = Clock::new();
+        let log = log(vec![10, 11, 12, 13, 14]);
+        let at = |ms: u64| log.measure_from + Duration::from_millis(ms);
+        // A pause from 100 to 108 ms: its window reaches 116 ms.
+        let pauses = PauseWindows::new(
+            &[PauseSpan {
+                from: at(100),
+                until: at(108),
+            }],
+            &clock,
+        );
+        let deliveries = [
+            delivery(&clock, &log, 10, 0, 95, 111), // slow, in flight during the pause
+            delivery(&clock, &log, 11, 0, 112, 130), // slow, sent while the backlog drained
+            delivery(&clock, &log, 12, 0, 200, 215), // slow, long after the pause
+            delivery(&clock, &log, 13, 0, 99, 105), // in the pause but not slow
+            delivery(&clock, &log, 14, 0, 300, 310), // exactly 10 ms: not slow
+        ];
+        let f = analyze(&deliveries, &log, 1, &clock, &pauses);
+        assert_eq!((f.slow, f.slow_in_pause), (3, 2));
+        // 16 ms of the one-second window.
+        assert!((f.pause_share - 0.016).abs() < 1e-9, "{}", f.pause_share);
+        let f = analyze(&deliveries, &log, 1, &clock, &no_pauses());
+        assert_eq!((f.slow, f.slow_in_pause), (3, 0));
+    }
+
+    #[test]
+    fn overlapping_pause_windows_cover_their_union_within_the_phase() {
+        let windows = PauseWindows(vec![0..10, 5..20, 30..40, 95..120]);
+        // 10..20, 30..40 and 95..100 of 10..100.
+        assert!((windows.share_of(10, 100) - 25.0 / 90.0).abs() < 1e-9);
+        assert_eq!(windows.share_of(50, 50), 0.0);
+        assert_eq!(no_pauses().share_of(0, 100), 0.0);
+    }
+
     #[test]
     fn counts_lost_duplicated_and_misrouted_per_trigger() {
         let clock = Clock::new();
@@ -135,7 +242,7 @@ mod tests {
             delivery(&clock, &log, 12, 5, 3, 9), // Trigger 5 does not match
             delivery(&clock, &log, 99, 0, 3, 9), // another phase's event
         ];
-        let f = analyze(&deliveries, &log, 2, &clock);
+        let f = analyze(&deliveries, &log, 2, &clock, &no_pauses());
         assert_eq!(f.lost, 1);
         assert_eq!(f.duplicated, 1);
         assert_eq!(f.misrouted, 1);
@@ -150,7 +257,7 @@ mod tests {
         let clock = Clock::new();
         let log = log(vec![10]);
         let late = delivery(&clock, &log, 10, 0, 1, 2_000);
-        let f = analyze(&[late], &log, 1, &clock);
+        let f = analyze(&[late], &log, 1, &clock, &no_pauses());
         assert_eq!((f.lost, f.duplicated, f.delivered_in_window), (0, 0, 0));
         assert_eq!(f.e2e.count(), 1);
     }
@@ -168,12 +275,12 @@ mod tests {
             stamped(11, 2, Some(7)),
             stamped(12, 2_000, Some(1)), // sent after the window
         ];
-        let f = analyze(&deliveries, &log, 1, &clock);
+        let f = analyze(&deliveries, &log, 1, &clock, &no_pauses());
         assert_eq!(f.e2e.count(), 2);
         let after = f.after_stamp.percentiles().unwrap();
         assert_eq!(after.count, 2);
         assert!((after.max_ms - 7.0).abs() < 0.01, "{after:?}");
-        let unstamped = analyze(&[stamped(10, 1, None)], &log, 1, &clock);
+        let unstamped = analyze(&[stamped(10, 1, None)], &log, 1, &clock, &no_pauses());
         assert_eq!(unstamped.after_stamp.count(), 0);
     }
 }

@@ -287,7 +287,7 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::analysis::analyze;
+    use crate::bench::analysis::{PauseWindows, analyze};
     use crate::bench::event::EventTemplate;
     use crate::bench::http_target::HttpTarget;
     use crate::bench::sink::Sink;
@@ -328,7 +328,13 @@ mod tests {
         );
         assert_eq!(log.end_seq - log.first_seq, log.accepted_seqs.len() as u64);
         assert_eq!(log.publish.count(), log.measured_accepted);
-        let figures = analyze(&sink.take(), &log, 1, &clock);
+        let figures = analyze(
+            &sink.take(),
+            &log,
+            1,
+            &clock,
+            &PauseWindows::new(&[], &clock),
+        );
         assert_eq!(
             (figures.lost, figures.duplicated, figures.misrouted),
             (0, 0, 0)
@@ -378,7 +384,13 @@ mod tests {
         assert_eq!(log.lag.count(), 150);
         let peak = log.peak_in_flight.unwrap();
         assert!((1..=8).contains(&peak), "{peak}");
-        let figures = analyze(&sink.take(), &log, 1, &clock);
+        let figures = analyze(
+            &sink.take(),
+            &log,
+            1,
+            &clock,
+            &PauseWindows::new(&[], &clock),
+        );
         assert_eq!(figures.lost, 0);
         assert_eq!(figures.e2e.count(), 150);
     }

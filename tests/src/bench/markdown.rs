@@ -105,7 +105,11 @@ pub fn render(report: &Report) -> String {
              passed before Herald had read the request. \
              Machine pauses: wake-ups of a real-time sleeper thread on each core that came 5 ms or \
              more late during the phase (the host stopped the VM's cores), and the latest; every \
-             request in flight then waits as long. CPU: seconds per 1,000 events accepted in the \
+             request in flight then waits as long. e2e > 10 ms: the events of the phase slower \
+             than the p99 target's bound, and in brackets those of them in flight during a \
+             machine pause or as long again after it (while the work that piled up drained), and \
+             the share of the phase's time those windows cover, the share of slow events they \
+             would hold by chance. CPU: seconds per 1,000 events accepted in the \
              phase, of the system under test / of this process, over the whole phase (the \
              delivery of its events included); at a low rate each event pays for more wake-ups \
              than in the closed loop. Sleeps: how often the threads of the system under test / of \
@@ -118,11 +122,11 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | CPU s/1k system / bench | sleeps / event system / bench | Herald's wait for its core µs tokio / writer | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | e2e > 10 ms: events (in a pause's window; windows' share of the time) | CPU s/1k system / bench | sleeps / event system / bench | Herald's wait for its core µs tokio / writer | errors |"
         );
         let _ = writeln!(
             md,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in stepped {
             for phase in r.closed_loop.iter().chain(&r.open_loop) {
@@ -236,7 +240,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         (None, None) => "closed".into(),
     };
     format!(
-        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} / {} | {} / {} | {} / {} | {} |",
+        "| {name} | {phase} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} | {} / {} | {} / {} | {} / {} | {} |",
         rate(p.target_rate),
         rate(Some(p.accepted_per_sec)),
         rate(p.delivered_per_sec),
@@ -248,6 +252,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         bucket_bounds(p.herald_sync_p50_ms, p.herald_sync_p99_ms),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
+        slow(p),
         number(p.cpu_s_per_1k, 3),
         number(p.bench_cpu_s_per_1k, 3),
         number(p.sleeps_per_event, 2),
@@ -256,6 +261,22 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         number(p.herald_writer_core_wait_us, 0),
         p.errors()
     )
+}
+
+fn slow(p: &PhaseResult) -> String {
+    match (
+        p.e2e_over_10ms,
+        p.e2e_over_10ms_in_pause,
+        p.pause_window_share,
+    ) {
+        (Some(slow), Some(in_pause), Some(share)) => format!(
+            "{} ({}; {:.1}%)",
+            rate(Some(slow as f64)),
+            rate(Some(in_pause as f64)),
+            share * 100.0
+        ),
+        _ => "–".into(),
+    }
 }
 
 fn lag(p: &PhaseResult) -> String {
@@ -389,6 +410,8 @@ mod tests {
             step.herald_tokio_core_wait_us,
             step.herald_writer_core_wait_us,
         ) = (Some(41.6), Some(7.2));
+        (step.e2e_over_10ms, step.e2e_over_10ms_in_pause) = (Some(1520), Some(1204));
+        step.pause_window_share = Some(0.0612);
         (step.herald_accept_p50_ms, step.herald_accept_p99_ms) = (Some(0.8), Some(3.2));
         (step.herald_sync_p50_ms, step.herald_sync_p99_ms) = (Some(0.4), Some(1.6));
         step.sender_lag_p99_ms = Some(52.6581);
@@ -401,11 +424,15 @@ mod tests {
             "{row}"
         );
         assert!(
-            row.ends_with("| 0.061 / 0.035 | 0.63 / 2.22 | 42 / 7 | 0 |"),
+            row.ends_with(
+                "| 0 (0.0) | 1,520 (1,204; 6.1%) | 0.061 / 0.035 | 0.63 / 2.22 | 42 / 7 | 0 |"
+            ),
             "{row}"
         );
         let closed = phase(PhaseKind::Closed, None, 1.0);
-        assert!(phase_row("jetstream", &closed).ends_with("| – / – | – / – | – / – | 0 |"));
+        assert!(
+            phase_row("jetstream", &closed).ends_with(" (0.0) | – | – / – | – / – | – / – | 0 |")
+        );
     }
 
     #[test]

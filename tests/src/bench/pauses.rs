@@ -3,13 +3,14 @@
 //! sometimes stopped by the host for tens of milliseconds, and such a pause lands in every latency
 //! figure of the phase it falls in, whatever runs on the machine; each phase reports them beside
 //! its latencies so a tail can be told apart from the system's own queueing. The sleepers cost a
-//! few microseconds of CPU per millisecond.
+//! few microseconds of CPU per millisecond. Each pause is also kept as a span of time, so that a
+//! phase can tell which of its slow events were in flight while the machine stood still.
 
 use super::error::BenchError;
 use super::placement::{self, Cpus};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// How often each sleeper wakes.
@@ -36,26 +37,52 @@ pub struct Pauses {
     pub longest_ms: f64,
 }
 
+/// One pause: from when a sleeper was due to wake until it woke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PauseSpan {
+    pub from: Instant,
+    pub until: Instant,
+}
+
+/// Keeps at most this many spans between two takes (a phase of a few seconds has tens).
+const MAX_SPANS: usize = 100_000;
+
 #[derive(Default)]
 struct Counts {
     over: AtomicU64,
     longest_us: AtomicU64,
+    spans: Mutex<Vec<PauseSpan>>,
 }
 
 impl Counts {
-    fn record(&self, late: Duration) {
+    /// Notes a wake-up at `woke` that came `late` past its due time.
+    fn record(&self, late: Duration, woke: Instant) {
         if late >= PAUSE {
             self.over.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut spans) = self.spans.lock()
+                && spans.len() < MAX_SPANS
+            {
+                spans.push(PauseSpan {
+                    from: woke - late,
+                    until: woke,
+                });
+            }
         }
         let us = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
         self.longest_us.fetch_max(us, Ordering::Relaxed);
     }
 
-    fn take(&self) -> Pauses {
-        Pauses {
+    fn take(&self) -> (Pauses, Vec<PauseSpan>) {
+        let pauses = Pauses {
             over_5ms: self.over.swap(0, Ordering::Relaxed),
             longest_ms: self.longest_us.swap(0, Ordering::Relaxed) as f64 / 1000.0,
-        }
+        };
+        let spans = self
+            .spans
+            .lock()
+            .map(|mut spans| std::mem::take(&mut *spans))
+            .unwrap_or_default();
+        (pauses, spans)
     }
 }
 
@@ -90,8 +117,9 @@ impl PauseMeter {
         Ok(PauseMeter { counts })
     }
 
-    /// The pauses since the previous call (or the start); counting begins anew.
-    pub fn take(&self) -> Pauses {
+    /// The pauses since the previous call (or the start), counted and as spans of time;
+    /// counting begins anew.
+    pub fn take(&self) -> (Pauses, Vec<PauseSpan>) {
         self.counts.take()
     }
 }
@@ -109,11 +137,12 @@ fn sleep_and_note(counts: &Weak<Counts>) {
     loop {
         let before = Instant::now();
         std::thread::sleep(TICK);
-        let late = before.elapsed().saturating_sub(TICK);
+        let woke = Instant::now();
+        let late = woke.duration_since(before).saturating_sub(TICK);
         let Some(counts) = counts.upgrade() else {
             return;
         };
-        counts.record(late);
+        counts.record(late, woke);
     }
 }
 
@@ -125,17 +154,33 @@ mod tests {
     fn late_wake_ups_count_from_five_milliseconds_and_taking_starts_anew() {
         let counts = Counts::default();
         let taken = |counts: &Counts| {
-            let p = counts.take();
-            (p.over_5ms, p.longest_ms)
+            let (p, spans) = counts.take();
+            (p.over_5ms, p.longest_ms, spans.len())
         };
-        counts.record(Duration::from_micros(80));
-        counts.record(Duration::from_millis(4));
-        assert_eq!(taken(&counts), (0, 4.0));
-        counts.record(Duration::from_millis(5));
-        counts.record(Duration::from_micros(33_250));
-        counts.record(Duration::from_millis(7));
-        assert_eq!(taken(&counts), (3, 33.25));
-        assert_eq!(taken(&counts), (0, 0.0));
+        let now = Instant::now();
+        counts.record(Duration::from_micros(80), now);
+        counts.record(Duration::from_millis(4), now);
+        assert_eq!(taken(&counts), (0, 4.0, 0));
+        counts.record(Duration::from_millis(5), now);
+        counts.record(Duration::from_micros(33_250), now);
+        counts.record(Duration::from_millis(7), now);
+        assert_eq!(taken(&counts), (3, 33.25, 3));
+        assert_eq!(taken(&counts), (0, 0.0, 0));
+    }
+
+    #[test]
+    fn a_pause_spans_from_the_due_time_to_the_late_wake_up() {
+        let counts = Counts::default();
+        let woke = Instant::now() + Duration::from_secs(1);
+        counts.record(Duration::from_millis(12), woke);
+        let (_, spans) = counts.take();
+        assert_eq!(
+            spans,
+            vec![PauseSpan {
+                from: woke - Duration::from_millis(12),
+                until: woke
+            }]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! event (or deliveries stall), and turn the sender's and the subscriber's logs into a
 //! [`PhaseResult`].
 
-use super::analysis::{self, DeliveryFigures};
+use super::analysis::{self, DeliveryFigures, PauseWindows};
 use super::error::BenchError;
 use super::load::{self, Load, SendLog};
 use super::pauses::{PauseMeter, Pauses};
@@ -56,20 +56,20 @@ pub async fn run(
             load::open_loop(&context.load, rate, duration, context.open_workers).await?
         }
     };
-    let figures = match context.sink {
+    let deliveries = match context.sink {
         Some(sink) => {
             let expected = log.accepted_seqs.len() as u64 * u64::from(context.matching);
-            let deliveries = drain(sink, delivered_before, expected, context.drain_stall).await;
-            Some(analysis::analyze(
-                &deliveries,
-                &log,
-                context.matching,
-                &context.load.clock,
-            ))
+            Some(drain(sink, delivered_before, expected, context.drain_stall).await)
         }
         None => None,
     };
-    Ok(summarize(pace, &log, figures, context.pauses.take()))
+    let (pauses, spans) = context.pauses.take();
+    let figures = deliveries.map(|deliveries| {
+        let clock = &context.load.clock;
+        let windows = PauseWindows::new(&spans, clock);
+        analysis::analyze(&deliveries, &log, context.matching, clock, &windows)
+    });
+    Ok(summarize(pace, &log, figures, pauses))
 }
 
 /// Waits until `expected` more deliveries arrived than `before`, or none arrived for `stall`.
@@ -138,6 +138,9 @@ fn summarize(
         publish: log.publish.percentiles(),
         e2e: figures.as_ref().and_then(|f| f.e2e.percentiles()),
         after_stamp: figures.as_ref().and_then(|f| f.after_stamp.percentiles()),
+        e2e_over_10ms: figures.as_ref().map(|f| f.slow),
+        e2e_over_10ms_in_pause: figures.as_ref().map(|f| f.slow_in_pause),
+        pause_window_share: figures.as_ref().map(|f| f.pause_share),
         sender_lag_p99_ms: lag.map(|p| p.p99_ms),
         peak_in_flight: log.peak_in_flight,
         machine_pauses,

@@ -59,6 +59,15 @@ pub struct PhaseResult {
     pub peak_in_flight: Option<usize>,
     /// The machine's own pauses during the phase (its warm-up and drain included).
     pub machine_pauses: Pauses,
+    /// Events of the measured window slower than 10 ms end to end (the p99 target's bound)...
+    pub e2e_over_10ms: Option<u64>,
+    /// ...and of those, the ones in flight during a machine pause or as long again after it,
+    /// while the work piled up in the pause drained: the share of the tail the machine accounts
+    /// for.
+    pub e2e_over_10ms_in_pause: Option<u64>,
+    /// The share of the phase's measured time those pause windows cover: the share of slow
+    /// events they would hold by chance alone.
+    pub pause_window_share: Option<f64>,
     pub lost: u64,
     pub duplicated: u64,
     pub misrouted: u64,
@@ -298,6 +307,9 @@ pub mod fixtures {
             publish: Some(percentiles(p50)),
             e2e: Some(percentiles(p50 * 2.0)),
             after_stamp: None,
+            e2e_over_10ms: None,
+            e2e_over_10ms_in_pause: None,
+            pause_window_share: None,
             sender_lag_p99_ms: None,
             peak_in_flight: None,
             machine_pauses: Pauses::default(),

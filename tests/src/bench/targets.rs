@@ -240,6 +240,24 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
         let step = r.open_loop.iter().find(|s| s.percent_of_max == Some(50))?;
         let p99 = step.e2e?.p99_ms;
         let pauses = step.machine_pauses;
+        let slow = match (
+            step.e2e_over_10ms,
+            step.e2e_over_10ms_in_pause,
+            step.pause_window_share,
+        ) {
+            (Some(slow), Some(in_pause), Some(share)) if slow > 0 => {
+                let events = step.e2e.map_or(0, |p| p.count).max(1);
+                format!(
+                    "; of its {slow} events over 10 ms, {in_pause} were in flight during a pause \
+                     or as long again after it (windows covering {:.1}% of the step), the other \
+                     {} are {:.2}% of its {events} events",
+                    share * 100.0,
+                    slow - in_pause,
+                    (slow - in_pause) as f64 * 100.0 / events as f64
+                )
+            }
+            _ => String::new(),
+        };
         let senders = match (step.sender_lag_p99_ms, step.peak_in_flight) {
             (Some(lag), Some(peak)) => {
                 format!("; sender lag p99 {lag:.1} ms, most sends in flight {peak}")
@@ -261,7 +279,7 @@ pub fn targets(results: &[ScenarioResult], paired: &[PairedRatio]) -> Vec<Target
         Some((
             p99 <= 10.0,
             format!(
-                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{senders}{herald}{sync}{after_stamp})",
+                "{p99:.2} ms at {:.0}/s (machine pauses ≥ 5 ms during the step: {}, the latest {:.1} ms{slow}{senders}{herald}{sync}{after_stamp})",
                 step.target_rate.unwrap_or(0.0),
                 pauses.over_5ms,
                 pauses.longest_ms
@@ -431,6 +449,9 @@ mod tests {
         };
         step.sender_lag_p99_ms = Some(9.04);
         step.peak_in_flight = Some(256);
+        (step.e2e_over_10ms, step.e2e_over_10ms_in_pause) = (Some(95), Some(71));
+        step.pause_window_share = Some(0.052);
+        step.e2e = step.e2e.map(|p| Percentiles { count: 1000, ..p });
         step.after_stamp = Some(Percentiles {
             p99_ms: 2.5,
             ..step.e2e.unwrap()
@@ -443,7 +464,9 @@ mod tests {
         assert_eq!(
             p99.measured,
             "12.00 ms at 500/s (machine pauses ≥ 5 ms during the step: 3, the latest 33.2 ms; \
-             sender lag p99 9.0 ms, most sends in flight 256; after Herald's arrival stamp p99 \
+             of its 95 events over 10 ms, 71 were in flight during a pause or as long again \
+             after it (windows covering 5.2% of the step), the other 24 are 2.40% of its 1000 \
+             events; sender lag p99 9.0 ms, most sends in flight 256; after Herald's arrival stamp p99 \
              2.5 ms)"
         );
     }
