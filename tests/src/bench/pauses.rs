@@ -63,7 +63,7 @@ impl Counts {
                 && spans.len() < MAX_SPANS
             {
                 spans.push(PauseSpan {
-                    from: woke - late,
+                    from: woke.checked_sub(late).unwrap_or(woke),
                     until: woke,
                 });
             }
