@@ -112,6 +112,8 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
         assert!(p99.is_some_and(|ms| ms > 0.0), "no accept latency: {phase}");
         let sync = phase["herald_sync_p99_ms"].as_f64();
         assert!(sync.is_some_and(|ms| ms > 0.0), "no fsync latency: {phase}");
+        let syncs = phase["herald_syncs_per_sec"].as_f64();
+        assert!(syncs.is_some_and(|n| n > 0.0), "no syncs a second: {phase}");
         for thread in ["tokio", "writer"] {
             let wait = phase[format!("herald_{thread}_core_wait_us")].as_f64();
             assert!(
@@ -147,6 +149,7 @@ fn every_scenario_runs_without_errors_in_quick_mode() {
     for phase in memory["open_loop"].as_array().expect("open-loop steps") {
         assert!(phase["herald_accept_p99_ms"].as_f64().is_some(), "{phase}");
         assert!(phase["herald_sync_p99_ms"].is_null(), "{phase}");
+        assert!(phase["herald_syncs_per_sec"].is_null(), "{phase}");
         assert!(phase["herald_tokio_core_wait_us"].is_f64(), "{phase}");
         assert!(phase["herald_writer_core_wait_us"].is_null(), "{phase}");
     }

@@ -98,7 +98,7 @@ pub fn render(report: &Report) -> String {
              upper bound of its bucket; bounds double from 0.1 ms); a publish p99 far above it \
              was spent before Herald read the request or after it answered. Herald fsync: the \
              same for each of its log's group-commit `fdatasync`s (`herald_log_sync_seconds`), \
-             the disk's share of the accept time. After Herald's \
+             the disk's share of the accept time, and in brackets how many a second. After Herald's \
              stamp: the part of e2e after Herald's ingress stamped the event's arrival \
              (`knativearrivaltime`, once it had read the request), by the wall clock: the log's \
              commit, the routing, the delivery and the subscriber's read; the rest of e2e \
@@ -122,7 +122,7 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             md,
-            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) | machine pauses ≥ 5 ms (latest ms) | e2e > 10 ms: events (in a pause's window; windows' share of the time) | CPU s/1k system / bench | sleeps / event system / bench | Herald's wait for its core µs tokio / writer | errors |"
+            "| scenario | phase | target/s | accepted/s | delivered/s | publish p50 / p99 / p99.9 ms | e2e p50 / p99 / p99.9 ms | after Herald's stamp p50 / p99 ms | sender lag p99 ms (most in flight) | Herald accept p50 / p99 ms (≤) | Herald fsync p50 / p99 ms (≤) (syncs/s) | machine pauses ≥ 5 ms (latest ms) | e2e > 10 ms: events (in a pause's window; windows' share of the time) | CPU s/1k system / bench | sleeps / event system / bench | Herald's wait for its core µs tokio / writer | errors |"
         );
         let _ = writeln!(
             md,
@@ -249,7 +249,7 @@ fn phase_row(name: &str, p: &PhaseResult) -> String {
         two(p.after_stamp),
         lag(p),
         bucket_bounds(p.herald_accept_p50_ms, p.herald_accept_p99_ms),
-        bucket_bounds(p.herald_sync_p50_ms, p.herald_sync_p99_ms),
+        syncs(p),
         p.machine_pauses.over_5ms,
         p.machine_pauses.longest_ms,
         slow(p),
@@ -283,6 +283,14 @@ fn lag(p: &PhaseResult) -> String {
     match p.peak_in_flight {
         Some(peak) => format!("{} ({peak})", number(p.sender_lag_p99_ms, 3)),
         None => number(p.sender_lag_p99_ms, 3),
+    }
+}
+
+fn syncs(p: &PhaseResult) -> String {
+    let bounds = bucket_bounds(p.herald_sync_p50_ms, p.herald_sync_p99_ms);
+    match p.herald_syncs_per_sec {
+        Some(per_sec) => format!("{bounds} ({}/s)", rate(Some(per_sec))),
+        None => bounds,
     }
 }
 
@@ -414,11 +422,15 @@ mod tests {
         step.pause_window_share = Some(0.0612);
         (step.herald_accept_p50_ms, step.herald_accept_p99_ms) = (Some(0.8), Some(3.2));
         (step.herald_sync_p50_ms, step.herald_sync_p99_ms) = (Some(0.4), Some(1.6));
+        step.herald_syncs_per_sec = Some(1436.4);
         step.sender_lag_p99_ms = Some(52.6581);
         step.peak_in_flight = Some(256);
         let row = phase_row("herald-durable", &step);
         assert!(row.contains("| 52.658 (256) |"), "{row}");
-        assert!(row.contains("| 0.800 / 3.20 | 0.400 / 1.60 |"), "{row}");
+        assert!(
+            row.contains("| 0.800 / 3.20 | 0.400 / 1.60 (1,436/s) |"),
+            "{row}"
+        );
         assert!(
             row.starts_with("| herald-durable | open 50% | 500 |"),
             "{row}"

@@ -156,6 +156,7 @@ fn summarize(
         herald_accept_p99_ms: None,
         herald_sync_p50_ms: None,
         herald_sync_p99_ms: None,
+        herald_syncs_per_sec: None,
         herald_tokio_core_wait_us: None,
         herald_writer_core_wait_us: None,
     }

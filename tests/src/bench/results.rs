@@ -95,6 +95,10 @@ pub struct PhaseResult {
     /// latency.
     pub herald_sync_p50_ms: Option<f64>,
     pub herald_sync_p99_ms: Option<f64>,
+    /// How many of those syncs a second, over the phase (its warm-up and drain included). On
+    /// some VMs frequent flushes from a busy guest make the host stop its cores (see the notes'
+    /// seventeenth round), so this is the figure to hold against the machine's pauses.
+    pub herald_syncs_per_sec: Option<f64>,
     /// Herald only: how long its tokio threads (the runtime's worker, and its mostly idle
     /// blocking pool), and its log writer thread, waited on average for
     /// their core each time they were woken or preempted (run-queue wait per time slice, from
@@ -325,6 +329,7 @@ pub mod fixtures {
             herald_accept_p99_ms: None,
             herald_sync_p50_ms: None,
             herald_sync_p99_ms: None,
+            herald_syncs_per_sec: None,
             herald_tokio_core_wait_us: None,
             herald_writer_core_wait_us: None,
         }

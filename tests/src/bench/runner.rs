@@ -25,7 +25,7 @@ use super::target::Target;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long Triggers may take to report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -273,7 +273,7 @@ impl Runner<'_> {
         let herald =
             HeraldProcess::start(binary, data_dir, &all_flags, self.cores.system.as_ref()).await?;
         let manifests = triggers.manifests(|i| sink.url(i));
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         herald.apply(&manifests).await?;
         herald
             .wait_triggers_ready(manifests.len(), READY_TIMEOUT)
@@ -386,7 +386,7 @@ struct Probes<'h> {
 impl Probes<'_> {
     /// Runs one phase and records the CPU seconds each process used during it, per 1,000 events
     /// the phase had accepted, how often each went to sleep per event, and
-    /// Herald's accept-latency and log-sync percentiles over it.
+    /// Herald's accept-latency and log-sync percentiles and its syncs a second over it.
     async fn phase(
         &self,
         context: &PhaseContext<'_>,
@@ -394,6 +394,7 @@ impl Probes<'_> {
         duration: Duration,
     ) -> Result<PhaseResult, BenchError> {
         let latency_before = self.herald_latency().await;
+        let read_before = Instant::now();
         let waits_before = self.herald_core_waits();
         let system_before = self.system.and_then(|p| p.cpu_seconds());
         let sleeps_before = self.system.and_then(|p| p.sleeps());
@@ -419,6 +420,9 @@ impl Probes<'_> {
         }
         if let (Some(before), Some(after)) = (latency_before, self.herald_latency().await) {
             let during = after.since(&before);
+            let seconds = read_before.elapsed().as_secs_f64();
+            phase.herald_syncs_per_sec = Some(during.sync.count() as f64 / seconds)
+                .filter(|_| during.sync.count() > 0 && seconds > 0.0);
             phase.herald_accept_p50_ms = during.accept.quantile_ms(0.50);
             phase.herald_accept_p99_ms = during.accept.quantile_ms(0.99);
             phase.herald_sync_p50_ms = during.sync.quantile_ms(0.50);
