@@ -11,7 +11,7 @@ use super::sink::Delivery;
 use std::ops::Range;
 
 /// An event slower than this end to end counts as slow: the bound of the p99 target.
-pub const SLOW_NS: u64 = 10_000_000;
+const SLOW_NS: u64 = 10_000_000;
 
 /// What the subscriber saw of one phase.
 pub struct DeliveryFigures {
@@ -57,7 +57,7 @@ impl PauseWindows {
     }
 
     /// The share of `from..until` (ns) the windows cover, counting overlapping windows once.
-    pub fn share_of(&self, from: u64, until: u64) -> f64 {
+    fn share_of(&self, from: u64, until: u64) -> f64 {
         if until <= from {
             return 0.0;
         }

@@ -372,8 +372,8 @@ struct HeraldCoreWaits {
     writer: CoreWaits,
 }
 
-/// What each phase reads from the processes around it: the CPU they used, and Herald's own
-/// accept latency.
+/// What each phase reads from the processes around it: the CPU they used and how often they
+/// slept, and Herald's own accept and sync latencies and its threads' waits for their core.
 struct Probes<'h> {
     /// The system under test (Herald or nats-server), when there is one to read.
     system: Option<ProcessProbe>,
@@ -421,8 +421,9 @@ impl Probes<'_> {
         if let (Some(before), Some(after)) = (latency_before, self.herald_latency().await) {
             let during = after.since(&before);
             let seconds = read_before.elapsed().as_secs_f64();
-            phase.herald_syncs_per_sec = Some(during.sync.count() as f64 / seconds)
-                .filter(|_| during.sync.count() > 0 && seconds > 0.0);
+            let syncs = during.sync.count();
+            phase.herald_syncs_per_sec =
+                (syncs > 0 && seconds > 0.0).then(|| syncs as f64 / seconds);
             phase.herald_accept_p50_ms = during.accept.quantile_ms(0.50);
             phase.herald_accept_p99_ms = during.accept.quantile_ms(0.99);
             phase.herald_sync_p50_ms = during.sync.quantile_ms(0.50);
