@@ -1,5 +1,7 @@
-//! Describes the machine a run measured: cores, CPU model, memory, kernel, the filesystem the
-//! durable logs were written to (fsync on tmpfs costs nothing), and the commit measured.
+//! Describes the machine a run measured: cores, CPU model, memory, kernel, what an idle core does
+//! (in a VM without halt polling every idle core exits to the host, and the next wake-up pays for
+//! it), the filesystem the durable logs were written to (fsync on tmpfs costs nothing), and the
+//! commit measured.
 
 use serde::Serialize;
 use std::path::Path;
@@ -11,6 +13,9 @@ pub struct Machine {
     pub cpu_model: String,
     pub memory_gib: f64,
     pub kernel: String,
+    /// The cpuidle driver, and with the guest's `haltpoll` driver how long an idle core polls
+    /// before it halts; `None` when the kernel exposes no cpuidle driver.
+    pub cpu_idle: Option<String>,
     /// Filesystem type of the directory Herald's data went to.
     pub data_filesystem: String,
     /// `git rev-parse --short HEAD` of the working directory, when it is a checkout.
@@ -30,6 +35,7 @@ impl Machine {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "unknown".into()),
+            cpu_idle: cpu_idle(),
             data_filesystem: filesystem_type(data_dir),
             commit: git_commit(),
             date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -39,11 +45,15 @@ impl Machine {
     /// One line for humans.
     pub fn summary(&self) -> String {
         format!(
-            "{} cores ({}), {:.1} GiB RAM, Linux {}, data on {}{}",
+            "{} cores ({}), {:.1} GiB RAM, Linux {}{}, data on {}{}",
             self.cores,
             self.cpu_model,
             self.memory_gib,
             self.kernel,
+            self.cpu_idle
+                .as_deref()
+                .map(|idle| format!(", idle cores: {idle}"))
+                .unwrap_or_default(),
             self.data_filesystem,
             self.commit
                 .as_deref()
@@ -65,6 +75,30 @@ fn mem_total_kib(meminfo: &str) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("MemTotal:"))
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+fn cpu_idle() -> Option<String> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let driver = read("/sys/devices/system/cpu/cpuidle/current_driver")?;
+    let poll_ns = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns");
+    Some(describe_cpu_idle(driver.trim(), poll_ns.as_deref()))
+}
+
+/// What an idle core does, from the cpuidle driver and the guest's halt-poll limit (in ns).
+fn describe_cpu_idle(driver: &str, guest_halt_poll_ns: Option<&str>) -> String {
+    if driver != "haltpoll" {
+        return format!("{driver} driver");
+    }
+    match guest_halt_poll_ns.and_then(|ns| ns.trim().parse::<u64>().ok()) {
+        Some(0) => {
+            "haltpoll driver, guest halt polling off (each idle core exits to the host)".to_string()
+        }
+        Some(ns) => format!(
+            "haltpoll driver, polling up to {} µs before halting",
+            ns / 1000
+        ),
+        None => "haltpoll driver".to_string(),
+    }
 }
 
 fn filesystem_type(path: &Path) -> String {
@@ -118,6 +152,17 @@ mod tests {
         );
         assert_eq!(filesystem_name(0xEF53), "ext4");
         assert!(filesystem_name(0x0102_1994).starts_with("tmpfs"));
+    }
+
+    #[test]
+    fn says_whether_idle_cores_poll_before_halting() {
+        assert_eq!(describe_cpu_idle("intel_idle", None), "intel_idle driver");
+        assert!(describe_cpu_idle("haltpoll", Some("0\n")).contains("halt polling off"));
+        assert_eq!(
+            describe_cpu_idle("haltpoll", Some("200000\n")),
+            "haltpoll driver, polling up to 200 µs before halting"
+        );
+        assert_eq!(describe_cpu_idle("haltpoll", None), "haltpoll driver");
     }
 
     #[test]
