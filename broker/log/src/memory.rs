@@ -1,8 +1,7 @@
 //! [`MemoryLog`]: the [`EventLog`] contract kept entirely in memory.
 //!
 //! Appends are "durable" as soon as they are stored, so the write path never saturates and
-//! [`LogError::Overloaded`] does not occur; each append cedes its thread once, so that the
-//! readers it feeds get their turns between publishes. Retention applies record by record (there are no
+//! [`LogError::Overloaded`] does not occur. Retention applies record by record (there are no
 //! segments): records older than `retention_age` and the oldest records beyond `retention_bytes`
 //! (counted as on disk: payload plus record header) are dropped on append, on read and on
 //! [`EventLog::apply_retention`].
@@ -35,37 +34,6 @@ struct State {
 }
 
 impl MemoryLog {
-    /// Stores `payloads` as one batch and wakes the readers; returns the first one's offset.
-    fn store(&self, payloads: Vec<Bytes>) -> Result<Offset, LogError> {
-        self.config.admit(&payloads)?;
-        let mut state = write(&self.state);
-        if state.closed {
-            return Err(LogError::Closed);
-        }
-        let first = state.next;
-        if payloads.is_empty() {
-            return Ok(first);
-        }
-        let now = self.config.clock.now_ms();
-        let timestamp_ms = now.max(state.last_ts);
-        for payload in payloads {
-            let offset = state.next;
-            state.records.push(LogRecord {
-                offset,
-                timestamp_ms,
-                payload,
-            });
-            state.next += 1;
-        }
-        state.last_ts = timestamp_ms;
-        let head = state.next;
-        self.trim(&mut state, now);
-        self.head.store(head, Ordering::Release);
-        drop(state);
-        self.head_tx.send_replace(head);
-        Ok(first)
-    }
-
     /// An empty log with `config`'s limits and retention (`fsync` and segment settings do not
     /// apply).
     pub fn new(config: LogConfig) -> Arc<MemoryLog> {
@@ -120,12 +88,32 @@ impl MemoryLog {
 #[async_trait::async_trait]
 impl EventLog for MemoryLog {
     async fn append(&self, payloads: Vec<Bytes>) -> Result<Offset, LogError> {
-        let first = self.store(payloads)?;
-        // Nothing here waits, so without this an append would finish in the poll that started
-        // it and a publisher would never cede its thread: on one core the ingress connections
-        // took their events in two to four times as fast as the deliveries they feed went out.
-        // Ceding the thread once per append gives the readers a turn per batch taken in.
-        tokio::task::yield_now().await;
+        self.config.admit(&payloads)?;
+        let mut state = write(&self.state);
+        if state.closed {
+            return Err(LogError::Closed);
+        }
+        let first = state.next;
+        if payloads.is_empty() {
+            return Ok(first);
+        }
+        let now = self.config.clock.now_ms();
+        let timestamp_ms = now.max(state.last_ts);
+        for payload in payloads {
+            let offset = state.next;
+            state.records.push(LogRecord {
+                offset,
+                timestamp_ms,
+                payload,
+            });
+            state.next += 1;
+        }
+        state.last_ts = timestamp_ms;
+        let head = state.next;
+        self.trim(&mut state, now);
+        self.head.store(head, Ordering::Release);
+        drop(state);
+        self.head_tx.send_replace(head);
         Ok(first)
     }
 

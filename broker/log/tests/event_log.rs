@@ -79,7 +79,6 @@ behaviours!(
     offset_at_time_finds_the_first_record_at_or_after,
     close_refuses_appends_but_keeps_reads,
     oversized_appends_are_refused_whole,
-    an_appender_cedes_its_task_to_the_readers_it_feeds,
 );
 
 fn payload(i: u64) -> Bytes {
@@ -223,41 +222,6 @@ async fn head_and_watch_follow_durable_appends<B: Backend>(backend: B) {
     log.append(vec![payload(2)]).await.expect("append");
     assert!(watch.has_changed().expect("sender alive"));
     assert_eq!(*watch.borrow(), 3);
-}
-
-/// A publisher appending back to back and a reader in the same task (as on a one-thread
-/// runtime, where the ingress and the deliveries share the worker): the reader gets a turn
-/// between appends, not only once the publisher is done.
-async fn an_appender_cedes_its_task_to_the_readers_it_feeds<B: Backend>(backend: B) {
-    use std::cell::Cell;
-    const APPENDS: u64 = 200;
-    let log = backend.open(LogConfig::default()).await;
-    let publisher_done = Cell::new(false);
-    let reader_turns = Cell::new(0u64);
-    let mut reader_turns_while_publishing = 0;
-    let publisher = async {
-        for i in 0..APPENDS {
-            log.append(vec![payload(i)]).await.expect("append");
-        }
-        publisher_done.set(true);
-    };
-    let reader = async {
-        let mut read_to = 0;
-        while !publisher_done.get() {
-            reader_turns.set(reader_turns.get() + 1);
-            read_to += read_all(log.as_ref(), read_to).await.len() as u64;
-            tokio::task::yield_now().await;
-        }
-        reader_turns_while_publishing = reader_turns.get();
-        read_to + read_all(log.as_ref(), read_to).await.len() as u64
-    };
-    let ((), read) = tokio::join!(publisher, reader);
-    assert_eq!(read, APPENDS);
-    // Without a turn per append, the publisher's first poll would run all of its appends.
-    assert!(
-        reader_turns_while_publishing >= APPENDS / 2,
-        "the reader ran {reader_turns_while_publishing} times during {APPENDS} appends"
-    );
 }
 
 /// 100-byte payloads: 124 bytes each with the record header, 8 to a 1000-byte segment.
