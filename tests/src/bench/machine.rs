@@ -14,7 +14,7 @@ pub struct Machine {
     pub memory_gib: f64,
     pub kernel: String,
     /// The cpuidle driver, and with the guest's `haltpoll` driver how long an idle core polls
-    /// before it halts; `None` when the kernel exposes no cpuidle driver.
+    /// before it halts; `None` when the kernel has no cpuidle interface to read.
     pub cpu_idle: Option<String>,
     /// Filesystem type of the directory Herald's data went to.
     pub data_filesystem: String,
@@ -86,8 +86,11 @@ fn cpu_idle() -> Option<String> {
 
 /// What an idle core does, from the cpuidle driver and the guest's halt-poll limit (in ns).
 fn describe_cpu_idle(driver: &str, guest_halt_poll_ns: Option<&str>) -> String {
-    if driver != "haltpoll" {
-        return format!("{driver} driver");
+    match driver {
+        "haltpoll" => {}
+        // The kernel's default idle loop: no polling, the core halts at once.
+        "none" => return "no cpuidle driver (an idle core halts at once)".to_string(),
+        other => return format!("{other} driver"),
     }
     match guest_halt_poll_ns.and_then(|ns| ns.trim().parse::<u64>().ok()) {
         Some(0) => {
@@ -157,6 +160,7 @@ mod tests {
     #[test]
     fn says_whether_idle_cores_poll_before_halting() {
         assert_eq!(describe_cpu_idle("intel_idle", None), "intel_idle driver");
+        assert!(describe_cpu_idle("none", None).starts_with("no cpuidle driver"));
         assert!(describe_cpu_idle("haltpoll", Some("0\n")).contains("halt polling off"));
         assert_eq!(
             describe_cpu_idle("haltpoll", Some("200000\n")),
